@@ -1,0 +1,455 @@
+"""Fixed, sourced model *inputs*: regions, constants, platforms and dated events.
+
+The files live in ``model/data`` (see its README for the source and derivation of every figure).
+A user with better data can copy that folder, change the files (same columns) and pass the folder
+to :func:`load_inputs`. Every file is validated on load; a problem raises :class:`InputDataError`,
+whose message names the file, the row and the column, and the allowed range.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: The five age bands of the population, in the order of ``Inputs.population_by_age`` columns.
+AGE_BANDS: tuple[str, ...] = ("0-19", "20-39", "40-59", "60-74", "75+")
+#: The four doctor types, in the order of ``Inputs.doctors_by_type`` columns.
+DOCTOR_TYPES: tuple[str, ...] = ("general_practitioner", "specialist", "health_centre", "hospital")
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "data"
+
+REGIONS_FILE = "regions.csv"
+CONSTANTS_FILE = "constants.csv"
+PLATFORMS_FILE = "platforms.csv"
+EVENTS_FILE = "events.csv"
+
+AGE_COLUMNS: tuple[str, ...] = ("pop_0_19", "pop_20_39", "pop_40_59", "pop_60_74", "pop_75p")
+DOCTOR_COLUMNS: tuple[str, ...] = tuple(f"doctors_{t}" for t in DOCTOR_TYPES)
+SHARE_COLUMNS: tuple[str, ...] = ("urban_share", "ftth_share", "underserved_share")
+SOURCE_COLUMNS: tuple[str, ...] = (
+    "population_source",
+    "urban_source",
+    "ftth_source",
+    "underserved_source",
+    "doctors_source",
+)
+REGION_COLUMNS: tuple[str, ...] = (
+    "region_code",
+    "region",
+    "overseas",
+    "population",
+    *AGE_COLUMNS,
+    *SHARE_COLUMNS,
+    "doctor_density_per_100k",
+    *DOCTOR_COLUMNS,
+    *SOURCE_COLUMNS,
+)
+N_REGIONS = 18
+N_METROPOLITAN = 13
+N_OVERSEAS = 5
+MAX_DENSITY = 2000.0
+
+CONSTANT_COLUMNS: tuple[str, ...] = ("name", "value", "unit", "kind", "source", "note")
+CONSTANT_KINDS: tuple[str, ...] = ("sourced", "derived", "assumption")
+#: Constants the model needs; those in SHARE_CONSTANTS must lie in [0, 1].
+SHARE_CONSTANTS: tuple[str, ...] = (
+    "gp_share_of_consultations",
+    "no_mt_share",
+    "known_mt_share",
+    "known_followup_share",
+    "followup_share",
+    "referred_share",
+    "direct_access_share",
+    "under16_share_of_0_19",
+    "capable_0_19",
+    "capable_20_39",
+    "capable_40_59",
+    "capable_60_74",
+    "capable_75p",
+    "hospital_outpatient_share",
+    "health_centre_share_of_salaried",
+    "doctor_age60_share",
+    "group_practice_share",
+    "doctolib_doctor_share_of_professionals",
+    "doctolib_client_share",
+    "coverage_rate_2018",
+    "ftth_national",
+    "underserved_national",
+)
+REQUIRED_CONSTANTS: tuple[str, ...] = (
+    "consultations_per_year_liberal",
+    "need_mult_0_19",
+    "need_mult_20_39",
+    "need_mult_40_59",
+    "need_mult_60_74",
+    "need_mult_75p",
+    "doctolib_professionals_2019_01",
+    "tariff_gp_eur",
+    "equipment_aid_eur_2019",
+    "pharmacy_points_end_2019",
+    "pharmacy_catchment_persons",
+    "metropolitan_density_per_100k",
+    *SHARE_CONSTANTS,
+)
+#: Constants that must be >= 0 (all required non-share constants are counts, rates or prices).
+NON_NEGATIVE_CONSTANTS: tuple[str, ...] = tuple(
+    n for n in REQUIRED_CONSTANTS if n not in SHARE_CONSTANTS
+)
+
+PLATFORM_COLUMNS: tuple[str, ...] = (
+    "platform",
+    "label",
+    "video_launch",
+    "first_scope",
+    "monthly_price_eur",
+    "price_kind",
+    "source",
+    "note",
+)
+REQUIRED_PLATFORMS: tuple[str, ...] = ("doctolib", "other")
+
+EVENT_COLUMNS: tuple[str, ...] = ("key", "date", "event", "category", "source")
+REQUIRED_EVENTS: tuple[str, ...] = (
+    "reimbursement_start",
+    "known_patient_rule_start",
+    "pathway_rule_start",
+    "doctolib_video_launch",
+    "equipment_aid_start",
+    "pharmacy_teleconsultation_allowed",
+    "pharmacy_kiosks_start",
+    "covid_platforms_free",
+    "covid_rules_waived",
+    "covid_lockdown1_start",
+    "covid_full_coverage",
+    "covid_lockdown1_end",
+    "covid_lockdown2_start",
+    "covid_lockdown2_end",
+    "covid_lockdown3_start",
+    "covid_lockdown3_end",
+    "covid_full_coverage_end",
+)
+
+
+class InputDataError(ValueError):
+    """An input data file is missing, malformed, or holds a value outside its allowed range."""
+
+
+@dataclass(frozen=True, eq=False)
+class Inputs:
+    """The validated input data. Treat the DataFrames as read-only (the object is shared).
+
+    ``eq=False``: equality and hashing are by identity (DataFrames cannot be compared or hashed).
+    """
+
+    regions: pd.DataFrame
+    constants: dict[str, float]
+    platforms: pd.DataFrame
+    events: dict[str, dt.date]
+    event_table: pd.DataFrame
+    data_dir: Path
+
+    @property
+    def n_regions(self) -> int:
+        return len(self.regions)
+
+    @property
+    def age_bands(self) -> tuple[str, ...]:
+        return AGE_BANDS
+
+    @property
+    def doctor_types(self) -> tuple[str, ...]:
+        return DOCTOR_TYPES
+
+    @property
+    def population_by_age(self) -> np.ndarray:
+        """Persons by region (rows, file order) and age band (columns, AGE_BANDS), int64."""
+        return self.regions[list(AGE_COLUMNS)].to_numpy(dtype=np.int64)
+
+    @property
+    def doctors_by_type(self) -> np.ndarray:
+        """Doctors by region (rows, file order) and type (columns, DOCTOR_TYPES), int64."""
+        return self.regions[list(DOCTOR_COLUMNS)].to_numpy(dtype=np.int64)
+
+
+def load_inputs(data_dir: str | Path | None = None) -> Inputs:
+    """Load and validate the input files of ``data_dir`` (default: ``model/data``).
+
+    The default folder is read once per process and the same frozen object returned afterwards.
+    """
+    if data_dir is None:
+        return _load_default()
+    return _load(Path(data_dir))
+
+
+@functools.lru_cache(maxsize=1)
+def _load_default() -> Inputs:
+    return _load(DEFAULT_DATA_DIR)
+
+
+def _load(data_dir: Path) -> Inputs:
+    data_dir = Path(data_dir).resolve()
+    if not data_dir.is_dir():
+        raise InputDataError(f"input data folder {data_dir} does not exist")
+    regions = _load_regions(data_dir / REGIONS_FILE)
+    constants = _load_constants(data_dir / CONSTANTS_FILE)
+    platforms = _load_platforms(data_dir / PLATFORMS_FILE)
+    event_table, events = _load_events(data_dir / EVENTS_FILE)
+    return Inputs(
+        regions=regions,
+        constants=constants,
+        platforms=platforms,
+        events=events,
+        event_table=event_table,
+        data_dir=data_dir,
+    )
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputDataError(f"{path.name}: file not found in {path.parent}")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputDataError(f"{path.name}: cannot be read as UTF-8 CSV ({exc})") from exc
+    df.columns = [c.strip() for c in df.columns]
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputDataError(
+            f"{path.name}: missing required column(s) {missing}; required: {list(columns)}"
+        )
+    return df.apply(lambda s: s.str.strip())
+
+
+def _number(file: str, row: str, column: str, text: str, rng: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise InputDataError(
+            f"{file}: row {row}, column {column}: {text!r} is not a finite number "
+            f"(allowed range {rng})"
+        )
+    return value
+
+
+def _integer(file: str, row: str, column: str, text: str, rng: str) -> int:
+    value = _number(file, row, column, text, rng)
+    if value != int(value):
+        raise InputDataError(
+            f"{file}: row {row}, column {column}: {text!r} is not a whole number "
+            f"(allowed range {rng})"
+        )
+    return int(value)
+
+
+def _date(file: str, row: str, column: str, text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise InputDataError(
+            f"{file}: row {row}, column {column}: {text!r} is not a valid date (YYYY-MM-DD)"
+        ) from exc
+
+
+# --- regions -------------------------------------------------------------------------------------
+
+
+def _load_regions(path: Path) -> pd.DataFrame:
+    f = path.name
+    raw = _read_csv(path, REGION_COLUMNS)
+    if len(raw) != N_REGIONS:
+        raise InputDataError(f"{f}: {len(raw)} region rows, expected exactly {N_REGIONS}")
+    codes = raw["region_code"].tolist()
+    for i, code in enumerate(codes):
+        if not code:
+            raise InputDataError(f"{f}: row {i + 2} (line), column region_code: empty")
+    dupes = sorted({c for c in codes if codes.count(c) > 1})
+    if dupes:
+        raise InputDataError(f"{f}: column region_code: duplicate code(s) {dupes}")
+
+    out = pd.DataFrame({"region_code": raw["region_code"], "region": raw["region"]})
+    overseas = []
+    for code, text in zip(codes, raw["overseas"], strict=True):
+        t = text.lower()
+        if t not in ("true", "false"):
+            raise InputDataError(f"{f}: row {code}, column overseas: {text!r} is not true or false")
+        overseas.append(t == "true")
+    out["overseas"] = np.array(overseas, dtype=bool)
+    n_over = int(out["overseas"].sum())
+    if n_over != N_OVERSEAS or N_REGIONS - n_over != N_METROPOLITAN:
+        raise InputDataError(
+            f"{f}: column overseas: {N_REGIONS - n_over} metropolitan and {n_over} overseas "
+            f"regions, expected {N_METROPOLITAN} and {N_OVERSEAS}"
+        )
+
+    for col in ("population", *AGE_COLUMNS, *DOCTOR_COLUMNS):
+        low = 1 if col == "population" else 0
+        rng = f"[{low}, inf)"
+        vals = []
+        for code, text in zip(codes, raw[col], strict=True):
+            v = _integer(f, code, col, text, rng)
+            if v < low:
+                raise InputDataError(
+                    f"{f}: row {code}, column {col}: {v} is outside the allowed range {rng}"
+                )
+            vals.append(v)
+        out[col] = np.array(vals, dtype=np.int64)
+
+    band_sum = out[list(AGE_COLUMNS)].sum(axis=1)
+    for code, total, s in zip(codes, out["population"], band_sum, strict=True):
+        if total != s:
+            raise InputDataError(
+                f"{f}: row {code}, column population: {total} but the age bands "
+                f"{list(AGE_COLUMNS)} sum to {s} (they must sum exactly to population)"
+            )
+
+    for col in SHARE_COLUMNS:
+        vals = []
+        for code, text in zip(codes, raw[col], strict=True):
+            v = _number(f, code, col, text, "[0, 1]")
+            if not 0.0 <= v <= 1.0:
+                raise InputDataError(
+                    f"{f}: row {code}, column {col}: {v} is outside the allowed range [0, 1]"
+                )
+            vals.append(v)
+        out[col] = np.array(vals, dtype=float)
+
+    col = "doctor_density_per_100k"
+    rng = f"(0, {MAX_DENSITY:g}]"
+    vals = []
+    for code, text in zip(codes, raw[col], strict=True):
+        v = _number(f, code, col, text, rng)
+        if not 0.0 < v <= MAX_DENSITY:
+            raise InputDataError(
+                f"{f}: row {code}, column {col}: {v} is outside the allowed range {rng}"
+            )
+        vals.append(v)
+    out[col] = np.array(vals, dtype=float)
+
+    for col in DOCTOR_COLUMNS:
+        if int(out[col].sum()) <= 0:
+            raise InputDataError(
+                f"{f}: column {col}: the national total is {int(out[col].sum())}, it must be > 0"
+            )
+
+    for col in SOURCE_COLUMNS:
+        for code, text in zip(codes, raw[col], strict=True):
+            if not text:
+                raise InputDataError(
+                    f"{f}: row {code}, column {col}: empty (give a URL, a seed file name or "
+                    "'assumption: ...' saying how the value was derived)"
+                )
+        out[col] = raw[col]
+
+    return out[list(REGION_COLUMNS)].reset_index(drop=True)
+
+
+# --- constants -----------------------------------------------------------------------------------
+
+
+def _load_constants(path: Path) -> dict[str, float]:
+    f = path.name
+    raw = _read_csv(path, CONSTANT_COLUMNS)
+    names = raw["name"].tolist()
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputDataError(f"{f}: column name: duplicate constant(s) {dupes}")
+    constants: dict[str, float] = {}
+    for _, r in raw.iterrows():
+        name = r["name"]
+        if not name:
+            raise InputDataError(f"{f}: a row has an empty name")
+        rng = "[0, 1]" if name in SHARE_CONSTANTS else "a finite number"
+        value = _number(f, name, "value", r["value"], rng)
+        kind = r["kind"]
+        if kind not in CONSTANT_KINDS:
+            raise InputDataError(
+                f"{f}: row {name}, column kind: {kind!r} is not one of {list(CONSTANT_KINDS)}"
+            )
+        if kind == "assumption" and not (r["note"] or r["source"]):
+            raise InputDataError(
+                f"{f}: row {name}, columns note/source: an assumption must say how it was "
+                "derived (both are empty)"
+            )
+        if kind == "sourced" and not r["source"]:
+            raise InputDataError(f"{f}: row {name}, column source: a sourced value needs a source")
+        constants[name] = value
+    missing = [n for n in REQUIRED_CONSTANTS if n not in constants]
+    if missing:
+        raise InputDataError(f"{f}: column name: missing required constant(s) {missing}")
+    for name in SHARE_CONSTANTS:
+        if not 0.0 <= constants[name] <= 1.0:
+            raise InputDataError(
+                f"{f}: row {name}, column value: {constants[name]} is outside the allowed "
+                "range [0, 1]"
+            )
+    for name in NON_NEGATIVE_CONSTANTS:
+        if constants[name] < 0:
+            raise InputDataError(
+                f"{f}: row {name}, column value: {constants[name]} is outside the allowed "
+                "range [0, inf)"
+            )
+    return constants
+
+
+# --- platforms -----------------------------------------------------------------------------------
+
+
+def _load_platforms(path: Path) -> pd.DataFrame:
+    f = path.name
+    raw = _read_csv(path, PLATFORM_COLUMNS)
+    names = raw["platform"].tolist()
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputDataError(f"{f}: column platform: duplicate platform(s) {dupes}")
+    missing = [p for p in REQUIRED_PLATFORMS if p not in names]
+    if missing:
+        raise InputDataError(f"{f}: column platform: missing required platform(s) {missing}")
+    out = raw.copy()
+    out["video_launch"] = [
+        _date(f, p, "video_launch", t) for p, t in zip(names, raw["video_launch"], strict=True)
+    ]
+    prices = []
+    for p, t in zip(names, raw["monthly_price_eur"], strict=True):
+        v = _number(f, p, "monthly_price_eur", t, "[0, inf)")
+        if v < 0:
+            raise InputDataError(
+                f"{f}: row {p}, column monthly_price_eur: {v} is outside the allowed range [0, inf)"
+            )
+        prices.append(v)
+    out["monthly_price_eur"] = np.array(prices, dtype=float)
+    return out[list(PLATFORM_COLUMNS)].reset_index(drop=True)
+
+
+# --- events --------------------------------------------------------------------------------------
+
+
+def _load_events(path: Path) -> tuple[pd.DataFrame, dict[str, dt.date]]:
+    f = path.name
+    raw = _read_csv(path, EVENT_COLUMNS)
+    table = raw.copy()
+    dates = []
+    events: dict[str, dt.date] = {}
+    for i, r in raw.iterrows():
+        label = r["key"] or f"line {i + 2}"
+        d = _date(f, label, "date", r["date"])
+        dates.append(d)
+        if r["key"]:
+            if r["key"] in events:
+                raise InputDataError(f"{f}: row {r['key']}, column key: duplicate key")
+            events[r["key"]] = d
+    table["date"] = dates
+    missing = [k for k in REQUIRED_EVENTS if k not in events]
+    if missing:
+        raise InputDataError(f"{f}: column key: missing required event key(s) {missing}")
+    return table[list(EVENT_COLUMNS)].reset_index(drop=True), events

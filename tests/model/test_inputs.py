@@ -1,0 +1,213 @@
+"""The input data files load, hold together, and bad copies fail loudly with a clear message."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.inputs import (
+    AGE_BANDS,
+    DEFAULT_DATA_DIR,
+    DOCTOR_TYPES,
+    REQUIRED_CONSTANTS,
+    REQUIRED_EVENTS,
+    InputDataError,
+    Inputs,
+    load_inputs,
+)
+
+METRO_ORDER = ["11", "24", "27", "28", "32", "44", "52", "53", "75", "76", "84", "93", "94"]
+OVERSEAS_ORDER = ["01", "02", "03", "04", "06"]
+
+
+@pytest.fixture(scope="module")
+def inputs() -> Inputs:
+    return load_inputs()
+
+
+def test_default_files_load_and_are_cached(inputs):
+    assert isinstance(inputs, Inputs)
+    assert load_inputs() is inputs
+    assert inputs.data_dir == DEFAULT_DATA_DIR.resolve()
+    with pytest.raises(AttributeError):
+        inputs.constants = {}  # frozen
+
+
+def test_regions_shape_order_and_types(inputs):
+    reg = inputs.regions
+    assert inputs.n_regions == 18
+    assert list(reg.index) == list(range(18))
+    assert reg["region_code"].tolist() == METRO_ORDER + OVERSEAS_ORDER
+    assert all(isinstance(c, str) for c in reg["region_code"])
+    assert reg["overseas"].dtype == bool
+    assert reg["overseas"].tolist() == [False] * 13 + [True] * 5
+    assert inputs.age_bands == AGE_BANDS == ("0-19", "20-39", "40-59", "60-74", "75+")
+    assert inputs.doctor_types == DOCTOR_TYPES
+    assert DOCTOR_TYPES == ("general_practitioner", "specialist", "health_centre", "hospital")
+
+
+def test_population_and_doctor_arrays(inputs):
+    pop = inputs.population_by_age
+    docs = inputs.doctors_by_type
+    assert pop.shape == (18, 5) and pop.dtype == np.int64
+    assert docs.shape == (18, 4) and docs.dtype == np.int64
+    assert (pop.sum(axis=1) == inputs.regions["population"].to_numpy()).all()
+    assert (docs > 0).all()
+    # national totals of each type
+    gp, spec, hc, hosp = docs.sum(axis=0)
+    assert gp == 55_000
+    assert spec == 45_000
+    c = inputs.constants
+    assert hc == c["health_centre_doctors_national"]
+    assert hosp == c["hospital_doctors_national"]
+    assert docs.sum() == c["doctors_national"]
+    assert hc == round(0.05 * (docs.sum() - 100_000))
+
+
+def test_density_rule_reproduces_the_metropolitan_mean(inputs):
+    reg = inputs.regions
+    metro = ~reg["overseas"]
+    dens = reg["doctor_density_per_100k"]
+    mean = (dens[metro] * reg["population"][metro]).sum() / reg["population"][metro].sum()
+    assert mean == pytest.approx(inputs.constants["metropolitan_density_per_100k"], abs=0.05)
+    # total doctors per region follow density x population (rounding only)
+    expected = dens * reg["population"] / 1e5
+    assert np.allclose(inputs.doctors_by_type.sum(axis=1), expected, atol=4)
+
+
+def test_constants_events_platforms(inputs):
+    c = inputs.constants
+    for name in REQUIRED_CONSTANTS:
+        assert np.isfinite(c[name])
+    assert c["consultations_per_year_liberal"] == 350_000_000
+    assert c["doctolib_client_share"] == pytest.approx(
+        round(70_000 * 0.6 / (55_000 + 45_000 + c["health_centre_doctors_national"]), 3)
+    )
+    for key in REQUIRED_EVENTS:
+        assert isinstance(inputs.events[key], dt.date)
+    assert inputs.events["reimbursement_start"] == dt.date(2018, 9, 15)
+    assert inputs.events["doctolib_video_launch"] == dt.date(2019, 1, 13)
+    assert inputs.events["covid_full_coverage_end"] == dt.date(2021, 12, 31)
+    assert len(inputs.event_table) > len(inputs.events)
+    plat = inputs.platforms.set_index("platform")
+    assert plat.loc["doctolib", "video_launch"] == dt.date(2019, 1, 13)
+    assert plat.loc["doctolib", "monthly_price_eur"] == 79
+    assert plat.loc["other", "video_launch"] == dt.date(2018, 9, 15)
+
+
+def test_every_assumption_says_how_it_was_derived():
+    const = pd.read_csv(DEFAULT_DATA_DIR / "constants.csv", keep_default_na=False)
+    assert set(const["kind"]) <= {"sourced", "derived", "assumption"}
+    for _, r in const.iterrows():
+        assert r["source"] or r["note"], r["name"]
+    reg = pd.read_csv(DEFAULT_DATA_DIR / "regions.csv", dtype=str, keep_default_na=False)
+    for col in (
+        "population_source",
+        "urban_source",
+        "ftth_source",
+        "underserved_source",
+        "doctors_source",
+    ):
+        assert (reg[col] != "").all(), col
+
+
+# --- corrupted copies ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def data_copy(tmp_path: Path) -> Path:
+    dst = tmp_path / "data"
+    shutil.copytree(DEFAULT_DATA_DIR, dst)
+    return dst
+
+
+def _edit(path: Path, fn) -> None:
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df = fn(df)
+    df.to_csv(path, index=False)
+
+
+def test_copy_loads_like_default(data_copy):
+    copy = load_inputs(data_copy)
+    assert copy is not load_inputs()
+    assert (copy.doctors_by_type == load_inputs().doctors_by_type).all()
+    assert copy.data_dir == data_copy.resolve()
+
+
+def test_age_bands_not_summing(data_copy):
+    def fn(df):
+        df.loc[df["region_code"] == "28", "pop_75p"] = str(int(df.loc[3, "pop_75p"]) + 1)
+        return df
+
+    _edit(data_copy / "regions.csv", fn)
+    with pytest.raises(InputDataError, match=r"regions\.csv: row 28, column population.*sum"):
+        load_inputs(data_copy)
+
+
+def test_share_out_of_range(data_copy):
+    def fn(df):
+        df.loc[df["region_code"] == "44", "urban_share"] = "1.4"
+        return df
+
+    _edit(data_copy / "regions.csv", fn)
+    with pytest.raises(
+        InputDataError, match=r"regions\.csv: row 44, column urban_share: 1\.4 .*\[0, 1\]"
+    ):
+        load_inputs(data_copy)
+
+
+def test_constant_share_out_of_range(data_copy):
+    def fn(df):
+        df.loc[df["name"] == "known_mt_share", "value"] = "1.4"
+        return df
+
+    _edit(data_copy / "constants.csv", fn)
+    with pytest.raises(InputDataError, match=r"constants\.csv: row known_mt_share.*\[0, 1\]"):
+        load_inputs(data_copy)
+
+
+def test_missing_event_key(data_copy):
+    def fn(df):
+        df.loc[df["key"] == "covid_lockdown2_end", "key"] = ""
+        return df
+
+    _edit(data_copy / "events.csv", fn)
+    with pytest.raises(InputDataError, match=r"events\.csv: column key: .*covid_lockdown2_end"):
+        load_inputs(data_copy)
+
+
+def test_missing_column(data_copy):
+    _edit(data_copy / "regions.csv", lambda df: df.drop(columns=["ftth_share"]))
+    with pytest.raises(InputDataError, match=r"regions\.csv: missing required column.*ftth_share"):
+        load_inputs(data_copy)
+
+
+def test_bad_date_and_kind(data_copy):
+    def fn(df):
+        df.loc[df["platform"] == "other", "video_launch"] = "2018-13-40"
+        return df
+
+    _edit(data_copy / "platforms.csv", fn)
+    with pytest.raises(InputDataError, match=r"platforms\.csv: row other, column video_launch"):
+        load_inputs(data_copy)
+
+
+def test_bad_constant_kind(data_copy):
+    def fn(df):
+        df.loc[df["name"] == "no_mt_share", "kind"] = "guess"
+        return df
+
+    _edit(data_copy / "constants.csv", fn)
+    with pytest.raises(InputDataError, match=r"constants\.csv: row no_mt_share, column kind"):
+        load_inputs(data_copy)
+
+
+def test_wrong_region_count(data_copy):
+    _edit(data_copy / "regions.csv", lambda df: df.iloc[:-1])
+    with pytest.raises(InputDataError, match=r"regions\.csv: 17 region rows, expected exactly 18"):
+        load_inputs(data_copy)
