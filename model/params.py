@@ -1,0 +1,336 @@
+"""The model's two groups of free parameters: behavioural *uncertainties* and policy *levers*.
+
+Fixed, sourced *inputs* (populations, doctor counts, dates, tariffs) live in ``model/data`` and are
+loaded by :mod:`model.inputs`. Uncertainties are what calibration fits; levers are what scenarios
+set. Keeping the three apart (as EMA Workbench does) means a scenario can never silently change a
+fitted value, and calibration can never silently change a policy.
+
+Every field carries its allowed range; a value outside it, a wrong type or an unknown name raises
+:class:`ParameterError`, whose message names the field, the value and the range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+#: Reimbursement of video consultations started on Saturday 15 Sep 2018 (ameli.fr, timeline.csv).
+START_DATE = dt.date(2018, 9, 15)
+#: The latest date the model may run to.
+MAX_END_DATE = dt.date(2030, 12, 31)
+
+
+class ParameterError(ValueError):
+    """A parameter has an unknown name, a wrong type or a value outside its allowed range."""
+
+
+def _p(default: Any, low: Any = None, high: Any = None, doc: str = "", calibrate: bool = False):
+    """A dataclass field with its allowed range, a one-line meaning and a calibration flag."""
+    return field(
+        default=default,
+        metadata={"low": low, "high": high, "doc": doc, "calibrate": calibrate},
+    )
+
+
+def _date(value: Any, name: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise ParameterError(f"{name}: {value!r} is not a date (expected YYYY-MM-DD)") from exc
+    raise ParameterError(f"{name}: {value!r} is not a date (expected YYYY-MM-DD)")
+
+
+class _Params:
+    """Shared validation for the two parameter groups (frozen dataclasses)."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            checked = _check(f, value, f"{type(self).__name__.lower()}.{f.name}")
+            object.__setattr__(self, f.name, checked)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None, *, where: str | None = None):
+        """Build from a plain mapping (a TOML table, JSON), refusing unknown names."""
+        values = dict(values or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            prefix = f"{where}: " if where else ""
+            raise ParameterError(
+                f"{prefix}unknown {cls.__name__.lower()} field(s) {unknown}; "
+                f"allowed: {sorted(known)}"
+            )
+        return cls(**values)
+
+    def replace(self, **changes: Any):
+        """A copy with some fields changed (validated like the constructor)."""
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise ParameterError(f"unknown {type(self).__name__.lower()} field(s) {unknown}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (dates as ISO strings), ready for JSON."""
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = v.isoformat() if isinstance(v, dt.date) else v
+        return out
+
+    @classmethod
+    def specs(cls) -> list[dict[str, Any]]:
+        """One dict per field: name, default, low, high, doc, calibrate, type."""
+        return [
+            {"name": f.name, "default": f.default, "type": _kind(f), **f.metadata}
+            for f in fields(cls)
+        ]
+
+
+def _kind(f: dataclasses.Field) -> str:
+    t = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    return t.replace(" ", "")
+
+
+def _check(f: dataclasses.Field, value: Any, name: str) -> Any:
+    kind = _kind(f)
+    low, high = f.metadata.get("low"), f.metadata.get("high")
+    rng = f"[{low}, {high}]" if low is not None or high is not None else ""
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ParameterError(f"{name}: {value!r} is not a boolean (true or false)")
+        return value
+    if kind in ("dt.date|None", "dt.date"):
+        if value is None:
+            if kind == "dt.date":
+                raise ParameterError(f"{name}: a date is required, got None")
+            return None
+        d = _date(value, name)
+        lo = _date(low, name) if low is not None else None
+        hi = _date(high, name) if high is not None else None
+        if (lo and d < lo) or (hi and d > hi):
+            raise ParameterError(f"{name}: {d.isoformat()} is outside the allowed range {rng}")
+        return d
+    if kind in ("float", "int"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ParameterError(f"{name}: {value!r} is not a number (allowed range {rng})")
+        if kind == "int":
+            if float(value) != int(value):
+                raise ParameterError(f"{name}: {value!r} is not a whole number (range {rng})")
+            value = int(value)
+        else:
+            value = float(value)
+            if not math.isfinite(value):
+                raise ParameterError(f"{name}: {value!r} is not finite (allowed range {rng})")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ParameterError(f"{name}: {value!r} is outside the allowed range {rng}")
+        return value
+    raise TypeError(f"unsupported parameter type {kind} for {name}")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class Uncertainties(_Params):
+    """Behavioural parameters: not observed directly, fitted to the 2018-2019 counts.
+
+    Rates are per year; log-odds effects are additive on the logit scale. Defaults are plausible
+    planning values (model brief §4); :func:`model.simulate` with ``uncertainties=None`` uses the
+    committed calibration instead when it exists. ``calibrate`` marks what the calibration searches;
+    the others are kept at their default and reported as not identified by the 2018-2019 data.
+    """
+
+    # --- doctor adoption (Bass: hazard = p * platform pull + q * adopted share of open peers) ---
+    p_external: float = _p(0.3, 0.0, 5.0, "external adoption rate per year of an open doctor", True)
+    q_imitation: float = _p(
+        2.5,
+        0.0,
+        10.0,
+        "imitation rate per year (adopted share of open colleagues of the same region and type)",
+        True,
+    )
+    open_share: float = _p(
+        0.04,
+        0.001,
+        1.0,
+        "share of reference doctors (GP, under 60, urban) "
+        "open to video before COVID: the Bass ceiling",
+        True,
+    )
+    open_age60: float = _p(
+        -1.0, -5.0, 3.0, "log-odds effect on openness of a doctor aged 60+", True
+    )
+    open_urban: float = _p(0.5, -3.0, 5.0, "log-odds effect on openness of an urban practice")
+    open_group: float = _p(0.3, -3.0, 3.0, "log-odds effect on openness of group practice")
+    open_specialist: float = _p(0.0, -5.0, 5.0, "log-odds openness of specialists vs GPs", True)
+    open_health_centre: float = _p(
+        1.0, -5.0, 6.0, "log-odds openness of health-centre doctors", True
+    )
+    open_hospital: float = _p(-1.5, -6.0, 5.0, "log-odds openness of hospital doctors", True)
+    doctolib_pull: float = _p(
+        3.0,
+        0.0,
+        30.0,
+        "external pull of Doctolib video for its booking "
+        "clients, relative to the other platforms (=1)",
+        True,
+    )
+    doctolib_rollout_weeks: float = _p(
+        20.0,
+        0.0,
+        80.0,
+        "weeks from the Île-de-France GP launch "
+        "to Doctolib video for every client (no sourced date)",
+        True,
+    )
+    subsidy_effect: float = _p(
+        0.2, 0.0, 3.0, "relative rise of the adoption hazard per 1,000 EUR of equipment subsidy"
+    )
+    price_effect: float = _p(
+        0.5, 0.0, 5.0, "log effect on Doctolib pull of its price going from 79 EUR/month to 0"
+    )
+    # --- patient choice, awareness, repeat use, capacity ---
+    choice_logit: float = _p(
+        -2.0,
+        -10.0,
+        4.0,
+        "log-odds that an eligible, aware, capable patient "
+        "of an adopting doctor takes a need by video",
+        True,
+    )
+    choice_age: float = _p(-0.3, -2.0, 1.0, "log-odds change per age band (0-19 ... 75+)", True)
+    choice_copay: float = _p(
+        1.0, 0.0, 6.0, "log-odds cost of a full co-payment (0% coverage) relative to none"
+    )
+    choice_desert: float = _p(0.5, -2.0, 3.0, "log-odds effect for patients in under-served areas")
+    repeat_odds: float = _p(
+        4.0,
+        1.0,
+        50.0,
+        "odds ratio of video choice for a patient who has already teleconsulted",
+        True,
+    )
+    awareness_media: float = _p(
+        0.15, 0.0, 5.0, "patient awareness hazard per year from media", True
+    )
+    awareness_wom: float = _p(
+        50.0,
+        0.0,
+        2000.0,
+        "awareness hazard per year per unit share of users in the region (word of mouth)",
+    )
+    awareness_doctor: float = _p(
+        2.0, 0.0, 50.0, "awareness hazard per year from one's own doctor offering video", True
+    )
+    max_video_share: float = _p(
+        0.25,
+        0.01,
+        1.0,
+        "largest share of a doctor's weekly activity that can go to video (capacity)",
+    )
+    # --- COVID-19 (only used when levers.covid is on; no 2018-2019 data informs them) ---
+    covid_open_share: float = _p(0.6, 0.0, 1.0, "openness of reference doctors from March 2020")
+    covid_pull: float = _p(20.0, 1.0, 200.0, "multiplier on external adoption from March 2020")
+    covid_lockdown_logit: float = _p(3.0, 0.0, 8.0, "log-odds shift of video choice in lockdowns")
+    covid_after_logit: float = _p(
+        1.5, 0.0, 8.0, "log-odds shift of video choice after the first lockdown"
+    )
+
+
+@dataclass(frozen=True)
+class Levers(_Params):
+    """Policy levers. Defaults are the baseline: rules and platform dates as they were, no COVID.
+
+    A rule's ``*_until`` date is the day it stops applying (``None``: never lifted in the run).
+    """
+
+    known_patient_rule_until: dt.date | None = _p(
+        None, START_DATE, MAX_END_DATE, "last day the 12-month known-patient rule holds"
+    )
+    pathway_rule_until: dt.date | None = _p(
+        None, START_DATE, MAX_END_DATE, "last day the coordinated-care pathway rule holds"
+    )
+    coverage_rate: float = _p(0.7, 0.0, 1.0, "share of the tariff paid by the national insurance")
+    full_coverage_from: dt.date | None = _p(
+        None, START_DATE, MAX_END_DATE, "date from which teleconsultations are covered 100%"
+    )
+    equipment_subsidy_eur: float = _p(
+        525.0,
+        0.0,
+        10000.0,
+        "one-off equipment aid per doctor in EUR (2019 forfait structure: 350 + 175 EUR)",
+    )
+    equipment_subsidy_from: dt.date = _p(
+        dt.date(2019, 1, 1), START_DATE, MAX_END_DATE, "date the equipment aid starts"
+    )
+    doctolib: bool = _p(True, doc="Doctolib video exists at all")
+    doctolib_launch: dt.date = _p(
+        dt.date(2019, 1, 13),
+        START_DATE,
+        MAX_END_DATE,
+        "Doctolib video launch date (Île-de-France GPs first)",
+    )
+    doctolib_everywhere_at_launch: bool = _p(False, doc="Doctolib video for every client at once")
+    doctolib_price_eur: float = _p(79.0, 0.0, 500.0, "Doctolib video price, EUR per month")
+    platforms_free_from: dt.date | None = _p(
+        None, START_DATE, MAX_END_DATE, "date from which video platforms are free"
+    )
+    awareness_campaign: float = _p(
+        0.0, 0.0, 5.0, "national campaign: extra patient awareness hazard per year"
+    )
+    awareness_campaign_from: dt.date = _p(
+        START_DATE, START_DATE, MAX_END_DATE, "campaign start date"
+    )
+    pharmacy_points: int = _p(
+        0, 0, 30000, "pharmacies offering assisted teleconsultation beyond the baseline roll-out"
+    )
+    pharmacy_points_from: dt.date = _p(
+        dt.date(2019, 9, 7), START_DATE, MAX_END_DATE, "date the extra pharmacy points open"
+    )
+    target_deserts: float = _p(
+        0.0,
+        0.0,
+        1.0,
+        "intensity of targeting under-served areas: rules "
+        "waived there and doctors' hazard raised (0 = none, 1 = full)",
+    )
+    target_deserts_from: dt.date = _p(
+        START_DATE, START_DATE, MAX_END_DATE, "date the targeting starts"
+    )
+    digital_inclusion: float = _p(
+        0.0,
+        0.0,
+        1.0,
+        "share of digitally excluded people brought online (broadband, equipment, help)",
+    )
+    covid: bool = _p(
+        False,
+        doc="the dated March 2020 regime: rules relaxed, 100% coverage, free "
+        "platforms, lockdown demand",
+    )
+
+
+def coerce_uncertainties(value: Uncertainties | dict | None) -> Uncertainties | None:
+    """Accept an :class:`Uncertainties`, a mapping, or None (meaning: the project's best set)."""
+    if value is None or isinstance(value, Uncertainties):
+        return value
+    if isinstance(value, dict):
+        return Uncertainties.from_dict(value)
+    raise ParameterError(f"uncertainties: expected Uncertainties, dict or None, got {value!r}")
+
+
+def coerce_levers(value: Levers | dict | None) -> Levers:
+    """Accept :class:`Levers`, a mapping, or None (meaning: the baseline)."""
+    if value is None:
+        return Levers()
+    if isinstance(value, Levers):
+        return value
+    if isinstance(value, dict):
+        return Levers.from_dict(value)
+    raise ParameterError(f"levers: expected Levers, dict or None, got {value!r}")

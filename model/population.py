@@ -1,0 +1,339 @@
+"""Synthetic population: every doctor and one patient agent per ``scale`` persons, as numpy arrays.
+
+The population depends only on the inputs, the scale and the seed, never on the uncertainties or
+levers: every calibration candidate and every scenario meets the same doctors and patients (common
+random numbers), and a built population can be reused across runs (see :func:`build_population`).
+
+Layout (struct of arrays, as fast epidemiological ABMs do):
+
+* doctors are ordered by region then type;
+* patients are ordered by region, and inside a region the patients of one médecin traitant (MT)
+  are contiguous, so an MT's list is a slice ``pri_start:pri_start+pri_count`` and never needs an
+  index array (this keeps the full 67-million-person population cheap);
+* every other doctor–patient tie (a specialist's or hospital doctor's follow-up patients, a
+  health-centre doctor's patients without an MT) is a *link*; a doctor's links are the slice
+  ``sec_start:sec_start+sec_count`` of the link arrays.
+
+A patient agent stands for ``scale`` identical persons: it draws needs at ``scale`` times a
+person's rate, and counts how many of its persons have ever teleconsulted. With ``scale=1`` every
+agent is one person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .inputs import Inputs
+
+#: Per-purpose random streams (spawn keys of the root seed). Keep numbers stable: they define runs.
+STREAM_DOCTORS = 0
+STREAM_PATIENTS = 1
+STREAM_ADOPTION = 2
+STREAM_USAGE = 3
+
+GP, SPECIALIST, HEALTH_CENTRE, HOSPITAL = 0, 1, 2, 3
+AGE_KEYS = ("0_19", "20_39", "40_59", "60_74", "75p")
+
+
+def stream(seed: int, purpose: int, *extra: int) -> np.random.Generator:
+    """An independent generator for one purpose (and optionally one week) of one run."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(purpose, *extra)))
+
+
+@dataclass(frozen=True)
+class Doctors:
+    """Static doctor attributes (the run-time state lives in the model)."""
+
+    region: np.ndarray  # int8 region index
+    kind: np.ndarray  # int8 doctor type index
+    age60: np.ndarray  # bool, aged 60 or more
+    urban: np.ndarray  # bool, urban practice
+    group: np.ndarray  # bool, group practice (salaried doctors always work in teams)
+    client: np.ndarray  # bool, Doctolib booking client
+    direct_access: np.ndarray  # bool, specialist in a direct-access specialty
+    open_u: np.ndarray  # float64 openness threshold: open while open_u < open probability
+    clock: np.ndarray  # float64 Exp(1) adoption clock: adopts when cumulative hazard reaches it
+    platform_u: np.ndarray  # float64 uniform deciding the platform at adoption
+    pri_start: np.ndarray  # int64 first patient of the MT list
+    pri_count: np.ndarray  # int64 length of the MT list (0 for non-MT doctors)
+    sec_start: np.ndarray  # int64 first link
+    sec_count: np.ndarray  # int64 number of links
+    sec_rate: np.ndarray  # float64 yearly need rate per person of a link, before the age factor
+    volume: np.ndarray  # float64 weekly consultations (persons) of this doctor
+
+    @property
+    def n(self) -> int:
+        return int(self.region.size)
+
+
+@dataclass(frozen=True)
+class Patients:
+    """Static patient-agent attributes; each agent stands for ``scale`` persons."""
+
+    region: np.ndarray  # int8
+    age: np.ndarray  # int8 age band index
+    has_mt: np.ndarray  # bool, has a médecin traitant
+    known_mt: np.ndarray  # bool, seen in person by their MT in the last 12 months
+    under16: np.ndarray  # bool (exception to both rules)
+    desert: np.ndarray  # bool, lives in an under-served area
+    desert_u: np.ndarray  # float32 threshold for the under-served waiver lever
+    aware_u: np.ndarray  # float32 awareness threshold, sorted within each MT list
+    capable_u: np.ndarray  # float32 digital-capability threshold
+
+    @property
+    def n(self) -> int:
+        return int(self.region.size)
+
+
+@dataclass(frozen=True)
+class Links:
+    """Doctor–patient ties other than the MT list, grouped by doctor."""
+
+    patient: np.ndarray  # int32 or int64 patient index
+    aware_u: np.ndarray  # float32 awareness threshold of the tie, sorted within each doctor
+    known: np.ndarray  # bool, seen in person by this doctor in the last 12 months
+    pathway: np.ndarray  # bool, inside the coordinated pathway (referred, or direct access)
+
+
+@dataclass(frozen=True)
+class Population:
+    doctors: Doctors
+    patients: Patients
+    links: Links
+    scale: int
+    persons_by_region: np.ndarray  # float64 persons represented, per region
+    age_need: np.ndarray  # float64 relative need by age band
+    gp_rate: float  # yearly GP-type consultations per person at age factor 1
+    capable_by_age: np.ndarray  # float64 share able to do video, by age band
+
+
+def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
+    """Integers proportional to ``weights`` that sum exactly to ``total``."""
+    w = np.asarray(weights, dtype=float)
+    raw = total * w / w.sum()
+    out = np.floor(raw).astype(np.int64)
+    short = total - int(out.sum())
+    if short > 0:
+        out[np.argsort(-(raw - out), kind="stable")[:short]] += 1
+    return out
+
+
+def sorted_uniform_segments(rng: np.random.Generator, sizes: np.ndarray) -> np.ndarray:
+    """Independent uniforms, sorted within consecutive segments of the given sizes, in O(n).
+
+    Uses the spacings construction of uniform order statistics (normalised partial sums of
+    exponentials). Sorting thresholds along a list whose members are otherwise in random order
+    gives the same joint distribution as random thresholds, and lets the model find the members
+    below a threshold by binary search.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    n, m = int(sizes.sum()), sizes.size
+    if n == 0:
+        return np.zeros(0, dtype=np.float32)
+    spacing = rng.exponential(1.0, n + m)
+    cum = np.cumsum(spacing)
+    first = np.concatenate([[0], np.cumsum(sizes + 1)[:-1]])  # each segment has size+1 spacings
+    before = cum[first] - spacing[first]
+    total = cum[first + sizes] - before
+    seg = np.repeat(np.arange(m), sizes)
+    pos = np.arange(n) + seg  # skip each segment's closing spacing
+    out = (cum[pos] - before[seg]) / total[seg]
+    return np.minimum(out, np.nextafter(np.float32(1), np.float32(0))).astype(np.float32)
+
+
+def _split_sizes(rng: np.random.Generator, total: int, weights: np.ndarray) -> np.ndarray:
+    """Random list sizes: ``total`` ties shared among doctors in proportion to ``weights``."""
+    if weights.size == 0 or total == 0:
+        return np.zeros(weights.size, dtype=np.int64)
+    return rng.multinomial(total, weights / weights.sum()).astype(np.int64)
+
+
+def build_population(inputs: Inputs, scale: int, seed: int) -> Population:
+    """Build (or fetch from a small cache) the population for ``(inputs, scale, seed)``."""
+    return _cached_population(inputs, int(scale), int(seed))
+
+
+@lru_cache(maxsize=2)
+def _cached_population(inputs: Inputs, scale: int, seed: int) -> Population:
+    return _build(inputs, scale, seed)
+
+
+def _build(inputs: Inputs, scale: int, seed: int) -> Population:
+    c = inputs.constants
+    regions = inputs.regions
+    rd = stream(seed, STREAM_DOCTORS)
+    rp = stream(seed, STREAM_PATIENTS)
+    n_regions = len(regions)
+    counts = inputs.doctors_by_type  # (R, 4)
+
+    # --- doctors -------------------------------------------------------------------------------
+    region = np.repeat(np.arange(n_regions), counts.sum(axis=1)).astype(np.int8)
+    kind = np.concatenate([np.repeat(np.arange(4), counts[r]) for r in range(n_regions)]).astype(
+        np.int8
+    )
+    nd = region.size
+    salaried = (kind == HEALTH_CENTRE) | (kind == HOSPITAL)
+    urban_share = regions["urban_share"].to_numpy(float)
+    age60 = rd.random(nd) < c["doctor_age60_share"]
+    urban = rd.random(nd) < urban_share[region]
+    group = salaried | (rd.random(nd) < c["group_practice_share"])
+    client = (kind != HOSPITAL) & (rd.random(nd) < c["doctolib_client_share"])
+    direct_access = (kind == SPECIALIST) & (rd.random(nd) < c["direct_access_share"])
+    open_u = rd.random(nd)
+    clock = rd.exponential(1.0, nd)
+    platform_u = rd.random(nd)
+
+    # --- patients ------------------------------------------------------------------------------
+    pop_age = inputs.population_by_age.astype(float)  # (R, 5)
+    age_need = np.array([c[f"need_mult_{k}"] for k in AGE_KEYS])
+    capable_by_age = np.array([c[f"capable_{k}"] for k in AGE_KEYS])
+    n_agents = np.maximum(1, np.rint(pop_age.sum(axis=1) / scale).astype(np.int64))
+    block = np.concatenate([[0], np.cumsum(n_agents)])
+    npat = int(block[-1])
+    idx_t = np.int32 if npat < 2**31 - 1 else np.int64
+
+    p_age = np.empty(npat, dtype=np.int8)
+    aware_u = np.empty(npat, dtype=np.float32)
+    has_mt = np.zeros(npat, dtype=bool)
+    pri_start = np.zeros(nd, dtype=np.int64)
+    pri_count = np.zeros(nd, dtype=np.int64)
+    sec_count = np.zeros(nd, dtype=np.int64)
+    sec_rate = np.zeros(nd, dtype=np.float64)
+    link_pat, link_known, link_path = [], [], []
+    spec_weight = {SPECIALIST: 1.0, HOSPITAL: c["hospital_outpatient_share"]}
+
+    doc_first = np.concatenate([[0], np.cumsum(counts.sum(axis=1))])
+    for r in range(n_regions):
+        lo, hi, n = int(block[r]), int(block[r + 1]), int(n_agents[r])
+        ages = np.repeat(np.arange(5, dtype=np.int8), _largest_remainder(n, pop_age[r]))
+        rp.shuffle(ages)
+        p_age[lo:hi] = ages
+        n_mt = int(round(n * (1.0 - c["no_mt_share"])))
+        has_mt[lo : lo + n_mt] = True
+
+        docs = np.arange(doc_first[r], doc_first[r + 1])
+        mt_docs = docs[(kind[docs] == GP) | (kind[docs] == HEALTH_CENTRE)]
+        sizes = _split_sizes(rp, n_mt, np.ones(mt_docs.size))
+        pri_count[mt_docs] = sizes
+        pri_start[mt_docs] = lo + np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        aware_u[lo : lo + n_mt] = sorted_uniform_segments(rp, sizes)
+        aware_u[lo + n_mt : hi] = rp.random(n - n_mt, dtype=np.float32)
+
+        # links, built in doctor order so each doctor's links are contiguous
+        hc_docs = docs[kind[docs] == HEALTH_CENTRE]
+        if hc_docs.size == 0:  # fall back to GPs for unscheduled care
+            hc_docs = docs[kind[docs] == GP]
+        unsched = lo + n_mt + rp.permutation(n - n_mt)
+        un_sizes = _split_sizes(rp, n - n_mt, np.ones(hc_docs.size))
+        n_follow = int(round(n * c["followup_share"]))
+        f_docs = docs[(kind[docs] == SPECIALIST) | (kind[docs] == HOSPITAL)]
+        f_w = np.array([spec_weight[int(k)] for k in kind[f_docs]])
+        f_sizes = _split_sizes(rp, n_follow, f_w)
+        f_pat = rp.integers(lo, hi, n_follow)
+        f_known = rp.random(n_follow) < c["known_followup_share"]
+        f_ref = rp.random(n_follow) < c["referred_share"]
+
+        sec_count[hc_docs] = un_sizes
+        sec_count[f_docs] = f_sizes
+        # Doctors are ordered by type inside a region, so each type's links form one run:
+        # lay the runs out in doctor order and every doctor's links are contiguous.
+        f_direct = np.repeat(direct_access[f_docs], f_sizes)
+        n_spec = int(f_sizes[kind[f_docs] == SPECIALIST].sum())
+        runs = [
+            (hc_docs.min(initial=nd), unsched, np.zeros(n - n_mt, bool), np.zeros(n - n_mt, bool)),
+            (
+                f_docs.min(initial=nd),
+                f_pat[:n_spec],
+                f_known[:n_spec],
+                f_ref[:n_spec] | f_direct[:n_spec],
+            ),
+            (
+                f_docs[kind[f_docs] == HOSPITAL].min(initial=nd),
+                f_pat[n_spec:],
+                f_known[n_spec:],
+                f_ref[n_spec:] | f_direct[n_spec:],
+            ),
+        ]
+        for _, pat, known, path in sorted(runs, key=lambda run: run[0]):
+            link_pat.append(pat)
+            link_known.append(known)
+            link_path.append(path)
+
+    sec_start = np.concatenate([[0], np.cumsum(sec_count)[:-1]]).astype(np.int64)
+    links = Links(
+        patient=np.concatenate(link_pat).astype(idx_t),
+        aware_u=sorted_uniform_segments(rp, sec_count),
+        known=np.concatenate(link_known),
+        pathway=np.concatenate(link_path),
+    )
+
+    p_region = np.repeat(np.arange(n_regions), n_agents).astype(np.int8)
+    under16 = (p_age == 0) & (rp.random(npat, dtype=np.float32) < c["under16_share_of_0_19"])
+    underserved = regions["underserved_share"].to_numpy(float)
+    desert = rp.random(npat, dtype=np.float32) < underserved[p_region]
+    patients = Patients(
+        region=p_region,
+        age=p_age,
+        has_mt=has_mt,
+        known_mt=rp.random(npat, dtype=np.float32) < c["known_mt_share"],
+        under16=under16,
+        desert=desert,
+        desert_u=rp.random(npat, dtype=np.float32),
+        aware_u=aware_u,
+        capable_u=rp.random(npat, dtype=np.float32),
+    )
+
+    # --- need rates and weekly volumes ----------------------------------------------------------
+    persons_by_region = n_agents.astype(float) * scale
+    need_per_agent = age_need[p_age]  # relative need of each agent
+    total_need = need_per_agent.sum() * scale
+    gp_rate = c["consultations_per_year_liberal"] * c["gp_share_of_consultations"] / total_need
+    spec_links = np.repeat(kind == SPECIALIST, sec_count)
+    spec_need = need_per_agent[links.patient][spec_links].sum() * scale
+    spec_rate = (
+        c["consultations_per_year_liberal"] * (1 - c["gp_share_of_consultations"]) / spec_need
+        if spec_need > 0
+        else 0.0
+    )
+    sec_rate[kind == HEALTH_CENTRE] = gp_rate
+    sec_rate[(kind == SPECIALIST) | (kind == HOSPITAL)] = spec_rate
+    if not np.any(kind == HEALTH_CENTRE):
+        sec_rate[kind == GP] = gp_rate
+
+    cum_pat = np.concatenate([[0.0], np.cumsum(need_per_agent)])
+    pri_need = cum_pat[pri_start + pri_count] - cum_pat[pri_start]
+    cum_link = np.concatenate([[0.0], np.cumsum(need_per_agent[links.patient])])
+    sec_need = cum_link[sec_start + sec_count] - cum_link[sec_start]
+    volume = scale * (gp_rate * pri_need + sec_rate * sec_need) / (365.25 / 7)
+
+    doctors = Doctors(
+        region=region,
+        kind=kind,
+        age60=age60,
+        urban=urban,
+        group=group,
+        client=client,
+        direct_access=direct_access,
+        open_u=open_u,
+        clock=clock,
+        platform_u=platform_u,
+        pri_start=pri_start,
+        pri_count=pri_count,
+        sec_start=sec_start,
+        sec_count=sec_count,
+        sec_rate=sec_rate,
+        volume=volume,
+    )
+    return Population(
+        doctors=doctors,
+        patients=patients,
+        links=links,
+        scale=scale,
+        persons_by_region=persons_by_region,
+        age_need=age_need,
+        gp_rate=float(gp_rate),
+        capable_by_age=capable_by_age,
+    )

@@ -1,0 +1,170 @@
+"""``simulate``: the one callable every calibrator, experiment and page uses.
+
+It validates its arguments, builds (or reuses) the population, runs the model and returns weekly
+aggregates as pandas DataFrames. The same arguments always give bit-identical frames.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .calendar import parse_end, week_starts
+from .inputs import AGE_BANDS, DOCTOR_TYPES, Inputs, load_inputs
+from .model import PLATFORMS, TeleModel
+from .params import (
+    Levers,
+    ParameterError,
+    Uncertainties,
+    coerce_levers,
+    coerce_uncertainties,
+)
+from .population import build_population
+
+#: Persons per patient agent by default: fine enough for smooth national and regional series,
+#: coarse enough for a run to end-2021 in well under two seconds.
+DEFAULT_SCALE = 100
+#: The committed calibration (written by ``telesim calibrate``); read as a data file so that the
+#: model never imports the calibration package.
+CALIBRATED_FILE = Path(__file__).resolve().parent.parent / "calibration" / "calibrated.json"
+#: Environment variable naming another parameter file to use as the best set.
+UNCERTAINTIES_ENV = "TELESIM_UNCERTAINTIES"
+
+
+def best_uncertainties() -> tuple[Uncertainties, str]:
+    """The project's best parameter set and where it came from.
+
+    The file named by ``$TELESIM_UNCERTAINTIES`` if set, else ``calibration/calibrated.json`` if
+    it exists, else the planning defaults of :class:`Uncertainties` (not calibrated).
+    """
+    path = os.environ.get(UNCERTAINTIES_ENV)
+    candidate = Path(path) if path else CALIBRATED_FILE
+    if candidate.is_file():
+        data = json.loads(candidate.read_text())
+        values = data.get("uncertainties", data)
+        return Uncertainties.from_dict(values, where=str(candidate)), str(candidate)
+    if path:
+        raise ParameterError(f"{UNCERTAINTIES_ENV}: {path!r} is not a file")
+    return Uncertainties(), "planning defaults (not calibrated)"
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ParameterError(f"seed: {seed!r} is not a whole number in [0, 2**63-1]")
+    if not 0 <= int(seed) < 2**63:
+        raise ParameterError(f"seed: {seed!r} is outside the allowed range [0, 2**63-1]")
+    return int(seed)
+
+
+def _check_scale(scale) -> int:
+    if scale is None:
+        return DEFAULT_SCALE
+    if isinstance(scale, bool) or not isinstance(scale, int | np.integer):
+        raise ParameterError(f"scale: {scale!r} is not a whole number in [1, 100000]")
+    if not 1 <= int(scale) <= 100_000:
+        raise ParameterError(f"scale: {scale!r} is outside the allowed range [1, 100000]")
+    return int(scale)
+
+
+def run_model(
+    uncertainties: Uncertainties | dict | None = None,
+    levers: Levers | dict | None = None,
+    seed: int = 0,
+    end: str | dt.date = "2021-12-31",
+    scale: int | None = None,
+    inputs: Inputs | None = None,
+) -> TeleModel:
+    """Build and run a :class:`TeleModel`, returning it (for callers that want its state)."""
+    unc = coerce_uncertainties(uncertainties)
+    if unc is None:
+        unc = best_uncertainties()[0]
+    lev = coerce_levers(levers)
+    seed = _check_seed(seed)
+    scale = _check_scale(scale)
+    end_date = parse_end(end)
+    inputs = inputs if inputs is not None else load_inputs()
+    population = build_population(inputs, scale, seed)
+    return TeleModel(inputs, population, unc, lev, seed, end_date).run()
+
+
+def simulate(
+    uncertainties: Uncertainties | dict | None = None,
+    levers: Levers | dict | None = None,
+    seed: int = 0,
+    end: str | dt.date = "2021-12-31",
+    scale: int | None = None,
+    detail: bool = False,
+    inputs: Inputs | None = None,
+) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    """Run the model and return weekly aggregates.
+
+    Args:
+        uncertainties: behavioural parameters; None means the project's best set
+            (the committed calibration once it exists, see :func:`best_uncertainties`).
+        levers: policy levers; None means the baseline (rules and dates as they were, no COVID).
+        seed: the root seed; every random stream of the run derives from it.
+        end: last day covered (inclusive); row k covers 15 Sep 2018 + 7k days, 7 days.
+        scale: persons per patient agent (1 = the whole population); default ``DEFAULT_SCALE``.
+        detail: also return the frames by region, platform and age band.
+        inputs: the sourced data (default: ``model/data``).
+
+    Returns:
+        The weekly frame, or with ``detail=True`` a dict with ``weekly``, ``by_region``,
+        ``by_platform`` and ``by_age``.
+    """
+    m = run_model(uncertainties, levers, seed, end, scale, inputs)
+    return frames(m) if detail else frames(m)["weekly"]
+
+
+def frames(m: TeleModel) -> dict[str, pd.DataFrame]:
+    """The run's weekly aggregates as tidy DataFrames."""
+    w = m.n_weeks
+    starts = pd.to_datetime(week_starts(w))
+    acts_type = m.out_acts_type
+    weekly = pd.DataFrame({"week_start": starts, "acts": acts_type.sum(axis=1)})
+    for j, name in enumerate(DOCTOR_TYPES):
+        weekly[f"acts_{name}"] = acts_type[:, j]
+    for j, name in enumerate(PLATFORMS):
+        weekly[f"acts_{name}"] = m.out_acts_platform[:, j]
+    weekly["acts_liberal_doctor_60plus"] = m.out_acts_liberal_60
+    weekly["adopting_doctors"] = m.out_adopting_type.sum(axis=1)
+    for j, name in enumerate(DOCTOR_TYPES):
+        weekly[f"adopting_{name}"] = m.out_adopting_type[:, j]
+    weekly["billing_doctors_liberal"] = m.out_billing_liberal
+    weekly["open_doctors"] = m.out_open
+    new = m.out_new_age.sum(axis=1)
+    weekly["new_patients"] = new
+    weekly["patients_ever"] = np.cumsum(new)
+    weekly["aware_share"] = m.out_aware
+
+    nr = len(m.regions)
+    by_region = pd.DataFrame(
+        {
+            "week_start": np.repeat(starts, nr),
+            "region_code": np.tile([r.code for r in m.regions], w),
+            "region": np.tile([r.name for r in m.regions], w),
+            "acts": m.out_acts_region.ravel(),
+            "adopting_doctors": m.out_adopting_region.ravel(),
+        }
+    )
+    by_platform = pd.DataFrame(
+        {
+            "week_start": np.repeat(starts, len(PLATFORMS)),
+            "platform": np.tile(PLATFORMS, w),
+            "acts": m.out_acts_platform.ravel(),
+        }
+    )
+    by_age = pd.DataFrame(
+        {
+            "week_start": np.repeat(starts, len(AGE_BANDS)),
+            "age_band": np.tile(AGE_BANDS, w),
+            "acts": m.out_acts_age.ravel(),
+            "new_patients": m.out_new_age.ravel(),
+        }
+    )
+    return {"weekly": weekly, "by_region": by_region, "by_platform": by_platform, "by_age": by_age}
