@@ -22,7 +22,6 @@ agent is one person.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -108,6 +107,7 @@ class Population:
     age_need: np.ndarray  # float64 relative need by age band
     gp_rate: float  # yearly GP-type consultations per person at age factor 1
     capable_by_age: np.ndarray  # float64 share able to do video, by age band
+    inputs_ref: Inputs | None = None  # the inputs it was built from (cache check)
 
 
 def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
@@ -151,14 +151,29 @@ def _split_sizes(rng: np.random.Generator, total: int, weights: np.ndarray) -> n
     return rng.multinomial(total, weights / weights.sum()).astype(np.int64)
 
 
+#: Patient agents the population cache may hold in all (about 30 bytes each): several coarse
+#: populations (calibration replicates) fit, a single full-scale one does not stay.
+CACHE_AGENT_BUDGET = 20_000_000
+_cache: dict[tuple[int, int, int], Population] = {}
+
+
 def build_population(inputs: Inputs, scale: int, seed: int) -> Population:
-    """Build (or fetch from a small cache) the population for ``(inputs, scale, seed)``."""
-    return _cached_population(inputs, int(scale), int(seed))
+    """Build the population for ``(inputs, scale, seed)``, reusing a recent identical build.
 
-
-@lru_cache(maxsize=2)
-def _cached_population(inputs: Inputs, scale: int, seed: int) -> Population:
-    return _build(inputs, scale, seed)
+    Populations are read-only once built (runs keep their own state), so reuse is safe and saves
+    most of a short run's cost; the cache holds at most ``CACHE_AGENT_BUDGET`` patient agents.
+    """
+    key = (id(inputs), int(scale), int(seed))
+    pop = _cache.get(key)
+    if pop is not None and pop.inputs_ref is inputs:
+        return pop
+    pop = _build(inputs, int(scale), int(seed))
+    size = pop.patients.n
+    while _cache and sum(p.patients.n for p in _cache.values()) + size > CACHE_AGENT_BUDGET:
+        _cache.pop(next(iter(_cache)))
+    if size <= CACHE_AGENT_BUDGET:
+        _cache[key] = pop
+    return pop
 
 
 def _build(inputs: Inputs, scale: int, seed: int) -> Population:
@@ -336,4 +351,5 @@ def _build(inputs: Inputs, scale: int, seed: int) -> Population:
         age_need=age_need,
         gp_rate=float(gp_rate),
         capable_by_age=capable_by_age,
+        inputs_ref=inputs,
     )

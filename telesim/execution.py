@@ -1,0 +1,92 @@
+"""Where independent runs execute: in this process, in a local process pool, or on a cluster.
+
+One small interface serves the experiment runner and the calibration alike:
+
+* ``map(fn, items)`` returns results in the order of ``items`` (what scipy's
+  ``differential_evolution(workers=...)`` expects);
+* ``as_completed(fn, items)`` yields ``(index, result)`` as each run finishes, so callers can save
+  a run the moment it is done.
+
+Results never depend on the executor: every run is keyed and seeded by its own arguments, never
+by the worker it lands on or the order runs finish in.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import as_completed as _futures_as_completed
+from typing import Any, Protocol
+
+
+class Executor(Protocol):
+    """What every executor offers."""
+
+    workers: int
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]: ...
+
+    def as_completed(
+        self, fn: Callable[[Any], Any], items: Iterable[Any]
+    ) -> Iterator[tuple[int, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class SerialExecutor:
+    """Runs everything in this process, in order: the reference for every other executor."""
+
+    workers = 1
+
+    def map(self, fn, items):
+        return [fn(item) for item in items]
+
+    def as_completed(self, fn, items):
+        for i, item in enumerate(items):
+            yield i, fn(item)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class LocalExecutor(SerialExecutor):
+    """A pool of local worker processes (spawned, so no state leaks from the parent)."""
+
+    def __init__(self, workers: int):
+        if workers < 1:
+            raise ValueError(f"workers: {workers} is outside the allowed range [1, 256]")
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
+        return self._pool
+
+    def map(self, fn, items):
+        return list(self._get_pool().map(fn, list(items)))
+
+    def as_completed(self, fn, items):
+        pool = self._get_pool()
+        futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        for fut in _futures_as_completed(futures):
+            yield futures[fut], fut.result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+
+def make_executor(kind: str = "local", workers: int = 1, **options: Any) -> Executor:
+    """Build an executor: ``local`` (process pool, or this process when ``workers == 1``)."""
+    if kind == "local":
+        return SerialExecutor() if workers == 1 else LocalExecutor(workers)
+    raise ValueError(f"executor: {kind!r} is not one of ['local']")
