@@ -79,10 +79,10 @@ class Doctolib(PlatformAgent):
     def pull(self, pol: WeekPolicy, doctors, idx: np.ndarray) -> np.ndarray | float:
         unc = self.model.unc
         if pol.doctolib_all:
-            served = doctors.client[idx]
+            served = self.model.client[idx]
         elif pol.doctolib_first:
             served = (
-                doctors.client[idx]
+                self.model.client[idx]
                 & (doctors.region[idx] == self.idf_index)
                 & (doctors.kind[idx] == GP)
             )

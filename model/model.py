@@ -97,6 +97,15 @@ class TeleModel(mesa.Model):
         self._effects = rules.openness_effects(
             uncertainties, doctors.age60, doctors.urban, doctors.group, doctors.kind
         )
+        # Doctolib booking clients: the national share (sourced, derived), tilted towards
+        # Île-de-France by an uncertainty; hospital doctors are never clients.
+        reg_codes = inputs.regions.region_code.to_numpy()
+        is_idf = (reg_codes == ILE_DE_FRANCE)[doctors.region]
+        client_p = rules.logistic(
+            rules.logit(inputs.constants["doctolib_client_share"])
+            + uncertainties.doctolib_idf_odds * is_idf
+        )
+        self.client = doctors.client_u < client_p
         self._cell = doctors.region.astype(np.int64) * len(DOCTOR_TYPES) + doctors.kind
         self._n_cells = inputs.n_regions * len(DOCTOR_TYPES)
         self._adopted_cell = np.zeros(self._n_cells, dtype=np.int64)
@@ -116,7 +125,8 @@ class TeleModel(mesa.Model):
             )
             for r in range(inputs.n_regions)
         ]
-        idf = int(np.flatnonzero(reg.region_code.to_numpy() == ILE_DE_FRANCE)[0])
+        idf_rows = np.flatnonzero(reg.region_code.to_numpy() == ILE_DE_FRANCE)
+        idf = int(idf_rows[0]) if idf_rows.size else -1
         self.platforms = [
             Doctolib(self, 0, "doctolib", "Doctolib", idf_index=idf),
             OtherPlatforms(self, 1, "other", "Other platforms"),

@@ -166,7 +166,7 @@ class Uncertainties(_Params):
     open_age60: float = _p(
         -1.0, -5.0, 3.0, "log-odds effect on openness of a doctor aged 60+", True
     )
-    open_urban: float = _p(0.5, -3.0, 5.0, "log-odds effect on openness of an urban practice")
+    open_urban: float = _p(0.5, -3.0, 5.0, "log-odds effect on openness of an urban practice", True)
     open_group: float = _p(0.3, -3.0, 3.0, "log-odds effect on openness of group practice")
     open_specialist: float = _p(0.0, -5.0, 5.0, "log-odds openness of specialists vs GPs", True)
     open_health_centre: float = _p(
@@ -179,6 +179,14 @@ class Uncertainties(_Params):
         30.0,
         "external pull of Doctolib video for its booking "
         "clients, relative to the other platforms (=1)",
+        True,
+    )
+    doctolib_idf_odds: float = _p(
+        1.0,
+        -3.0,
+        5.0,
+        "log-odds of a doctor being a Doctolib booking client in Île-de-France "
+        "relative to elsewhere (no sourced regional figure)",
         True,
     )
     doctolib_rollout_weeks: float = _p(

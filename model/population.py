@@ -51,7 +51,7 @@ class Doctors:
     age60: np.ndarray  # bool, aged 60 or more
     urban: np.ndarray  # bool, urban practice
     group: np.ndarray  # bool, group practice (salaried doctors always work in teams)
-    client: np.ndarray  # bool, Doctolib booking client
+    client_u: np.ndarray  # float64 threshold: a Doctolib booking client if below the share
     direct_access: np.ndarray  # bool, specialist in a direct-access specialty
     open_u: np.ndarray  # float64 openness threshold: open while open_u < open probability
     clock: np.ndarray  # float64 Exp(1) adoption clock: adopts when cumulative hazard reaches it
@@ -195,7 +195,7 @@ def _build(inputs: Inputs, scale: int, seed: int) -> Population:
     age60 = rd.random(nd) < c["doctor_age60_share"]
     urban = rd.random(nd) < urban_share[region]
     group = salaried | (rd.random(nd) < c["group_practice_share"])
-    client = (kind != HOSPITAL) & (rd.random(nd) < c["doctolib_client_share"])
+    client_u = np.where(kind == HOSPITAL, 2.0, rd.random(nd))  # hospital doctors: never clients
     direct_access = (kind == SPECIALIST) & (rd.random(nd) < c["direct_access_share"])
     open_u = rd.random(nd)
     clock = rd.exponential(1.0, nd)
@@ -330,7 +330,7 @@ def _build(inputs: Inputs, scale: int, seed: int) -> Population:
         age60=age60,
         urban=urban,
         group=group,
-        client=client,
+        client_u=client_u,
         direct_access=direct_access,
         open_u=open_u,
         clock=clock,
