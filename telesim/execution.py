@@ -90,3 +90,32 @@ def make_executor(kind: str = "local", workers: int = 1, **options: Any) -> Exec
     if kind == "local":
         return SerialExecutor() if workers == 1 else LocalExecutor(workers)
     raise ValueError(f"executor: {kind!r} is not one of ['local']")
+
+
+def add_executor_arguments(parser) -> None:
+    """The options every parallel command shares (``experiment``, ``calibrate``)."""
+    parser.add_argument(
+        "--workers", type=int, default=1, help="local worker processes (default 1: this process)"
+    )
+    parser.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        default="local",
+        help="where runs execute: a local process pool (default) or a Dask cluster",
+    )
+    parser.add_argument(
+        "--scheduler", default=None, help="address of an existing Dask scheduler (tcp://HOST:PORT)"
+    )
+    parser.add_argument(
+        "--dask-workers", type=int, default=None, help="start a local Dask cluster of N workers"
+    )
+
+
+def executor_from_args(args) -> Executor:
+    """Build the executor the command-line options ask for."""
+    options = {}
+    if getattr(args, "scheduler", None):
+        options["scheduler"] = args.scheduler
+    if getattr(args, "dask_workers", None):
+        options["dask_workers"] = args.dask_workers
+    return make_executor(getattr(args, "executor", "local"), getattr(args, "workers", 1), **options)
