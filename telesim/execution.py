@@ -9,6 +9,11 @@ One small interface serves the experiment runner and the calibration alike:
 
 Results never depend on the executor: every run is keyed and seeded by its own arguments, never
 by the worker it lands on or the order runs finish in.
+
+Executors: :class:`SerialExecutor` (this process), :class:`LocalExecutor` (a pool of spawned local
+processes) and ``telesim.dask_executor.DaskExecutor`` (a Dask cluster, imported only when asked
+for, so ``dask`` stays optional). Build one with :func:`make_executor` or, from the shared
+command-line options, :func:`executor_from_args`; all are context managers.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import as_completed as _futures_as_completed
 from typing import Any, Protocol
+
+#: The values of ``--executor``.
+EXECUTOR_KINDS = ("local", "dask")
 
 
 class Executor(Protocol):
@@ -86,10 +94,34 @@ class LocalExecutor(SerialExecutor):
 
 
 def make_executor(kind: str = "local", workers: int = 1, **options: Any) -> Executor:
-    """Build an executor: ``local`` (process pool, or this process when ``workers == 1``)."""
+    """Build an executor.
+
+    ``kind="local"``: this process when ``workers == 1``, else a pool of ``workers`` processes.
+    ``kind="dask"``: a :class:`telesim.dask_executor.DaskExecutor`; options ``scheduler``
+    (``tcp://HOST:PORT`` of a running ``dask scheduler``) or ``dask_workers`` (start a local Dask
+    cluster of that many single-threaded worker processes; default: ``workers``), and ``timeout``
+    (seconds to reach the scheduler), ``retries``, ``progress``, ``desc``. Needs the optional
+    extra ``cluster`` (``pip install ".[cluster]"``).
+    """
     if kind == "local":
+        unknown = sorted(set(options) - {"progress", "desc"})
+        if unknown:
+            raise ValueError(
+                f"executor: option(s) {unknown} need the dask executor (--executor dask)"
+            )
         return SerialExecutor() if workers == 1 else LocalExecutor(workers)
-    raise ValueError(f"executor: {kind!r} is not one of ['local']")
+    if kind == "dask":
+        try:
+            from .dask_executor import DaskExecutor
+        except ImportError as exc:
+            raise ValueError(
+                f"executor: 'dask' needs dask[distributed] ({exc}); install it with "
+                f'pip install ".[cluster]" (make test installs it)'
+            ) from exc
+        if not options.get("scheduler") and not options.get("dask_workers"):
+            options["dask_workers"] = workers
+        return DaskExecutor(**options)
+    raise ValueError(f"executor: {kind!r} is not one of {list(EXECUTOR_KINDS)}")
 
 
 def add_executor_arguments(parser) -> None:
@@ -99,23 +131,52 @@ def add_executor_arguments(parser) -> None:
     )
     parser.add_argument(
         "--executor",
-        choices=["local", "dask"],
+        choices=list(EXECUTOR_KINDS),
         default="local",
         help="where runs execute: a local process pool (default) or a Dask cluster",
     )
     parser.add_argument(
-        "--scheduler", default=None, help="address of an existing Dask scheduler (tcp://HOST:PORT)"
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="with --executor dask: address of a running `dask scheduler`",
     )
     parser.add_argument(
-        "--dask-workers", type=int, default=None, help="start a local Dask cluster of N workers"
+        "--dask-workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --executor dask and no --scheduler: start a local Dask cluster of N "
+        "single-threaded worker processes (default: --workers)",
+    )
+    parser.add_argument(
+        "--scheduler-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="with --executor dask: seconds to wait for the scheduler and a first worker "
+        "(default 10)",
     )
 
 
 def executor_from_args(args) -> Executor:
-    """Build the executor the command-line options ask for."""
-    options = {}
+    """Build the executor the command-line options ask for.
+
+    A ``ValueError`` names a bad combination (``--scheduler`` without ``--executor dask``, ...).
+    """
+    kind = getattr(args, "executor", "local") or "local"
+    workers = getattr(args, "workers", 1) or 1
+    if workers < 1:
+        raise ValueError(f"workers: {workers} is outside the allowed range [1, 256]")
+    options: dict[str, Any] = {}
     if getattr(args, "scheduler", None):
         options["scheduler"] = args.scheduler
-    if getattr(args, "dask_workers", None):
+    if getattr(args, "dask_workers", None) is not None:
         options["dask_workers"] = args.dask_workers
-    return make_executor(getattr(args, "executor", "local"), getattr(args, "workers", 1), **options)
+    if getattr(args, "scheduler_timeout", None) is not None:
+        options["timeout"] = args.scheduler_timeout
+    if kind != "dask" and options:
+        flags = {"scheduler": "--scheduler", "dask_workers": "--dask-workers"}
+        given = ", ".join(flags.get(name, "--scheduler-timeout") for name in options)
+        raise ValueError(f"executor: {given} only apply with --executor dask")
+    return make_executor(kind, workers, **options)

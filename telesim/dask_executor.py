@@ -1,0 +1,277 @@
+"""Runs on a Dask cluster: an existing one (``--scheduler tcp://HOST:PORT``) or a local one started
+for the run (``--dask-workers N``).
+
+Imported lazily by :func:`telesim.execution.make_executor`, so ``dask[distributed]`` stays an
+optional extra (``pip install ".[cluster]"``).
+
+How the guarantees of :mod:`telesim.execution` hold on a cluster:
+
+* **Same results.** A task is ``fn(item)``, nothing else: the worker it lands on and the order
+  tasks finish in never enter a run (runs are seeded by their own arguments). Results travel back
+  pickled, so the coordinator receives exactly what the worker computed.
+* **Deterministic keys.** A task's key is a hash of ``fn`` and its item, never a random id: a task
+  that is retried is the same task, and an item submitted twice is one task.
+* **Faults.** A task on a worker that dies is re-run on another worker by the scheduler (up to
+  ``distributed.scheduler.allowed-failures`` deaths, 3 by default, then ``KilledWorker``); a task
+  that raises is re-run up to ``retries`` times. Each item is yielded exactly once by
+  :meth:`DaskExecutor.as_completed`, when its result has reached the coordinator.
+* **The coordinator writes.** Results are gathered to the calling process; workers need the
+  ``telesim`` code installed but never the output folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import cloudpickle
+import dask
+import distributed
+from dask.base import tokenize
+from tqdm import tqdm
+
+#: Seconds to wait for the scheduler (and for its first worker) before giving up.
+DEFAULT_TIMEOUT = 10.0
+#: Times a task that raised is re-run before its error reaches the caller.
+DEFAULT_RETRIES = 2
+#: Default port of ``dask scheduler``.
+DEFAULT_PORT = 8786
+
+
+class SchedulerUnreachableError(ConnectionError, ValueError):
+    """The Dask scheduler could not be reached, or has no workers.
+
+    A ``ValueError`` too, so the ``telesim`` command reports it as one line (exit status 2).
+    """
+
+
+def normalize_address(address: str) -> str:
+    """``tcp://HOST:PORT`` from what a user typed; ``HOST:PORT`` gets ``tcp://``.
+
+    Raises ``ValueError`` naming the address when it has no host or port.
+    """
+    text = str(address).strip()
+    if "://" not in text:
+        text = "tcp://" + text
+    scheme, _, rest = text.partition("://")
+    host, sep, port = rest.rpartition(":")
+    if scheme not in {"tcp", "tls", "ucx", "ws", "wss"}:
+        raise ValueError(
+            f"scheduler: {address!r} has an unknown protocol {scheme!r}; "
+            f"use the form tcp://HOST:PORT (e.g. tcp://10.0.0.5:{DEFAULT_PORT})"
+        )
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(
+            f"scheduler: {address!r} is not of the form tcp://HOST:PORT "
+            f"(e.g. tcp://10.0.0.5:{DEFAULT_PORT}; `dask scheduler` listens on port "
+            f"{DEFAULT_PORT} by default)"
+        )
+    return f"{scheme}://{host}:{port}"
+
+
+def _unreachable_message(address: str, timeout: float, reason: str) -> str:
+    return (
+        f"could not reach the Dask scheduler at {address} within {timeout:g} s ({reason}). "
+        f"Check that `dask scheduler` is running on that host and port "
+        f"(it prints 'Scheduler at: tcp://...'), that no firewall blocks the port from this "
+        f"machine, and that the address has the form tcp://HOST:PORT "
+        f"(default port {DEFAULT_PORT}); or use --dask-workers N for a local cluster"
+    )
+
+
+def task_key(fn: Callable[[Any], Any], item: Any, fn_token: str | None = None) -> str:
+    """The task key of ``fn(item)``: ``<name>-<hash of fn and item>``, the same in every run."""
+    name = getattr(fn, "__name__", None) or type(fn).__name__
+    if fn_token is None:
+        fn_token = _token(fn)
+    return f"{name}-{_token(fn_token, item)}"
+
+
+def _token(*objects: Any) -> str:
+    """A deterministic hash of ``objects`` (dask's tokenize, else a hash of their pickle)."""
+    try:
+        with dask.config.set({"tokenize.ensure-deterministic": True}):
+            return tokenize(*objects)
+    except Exception:
+        return hashlib.sha256(cloudpickle.dumps(objects, protocol=5)).hexdigest()[:32]
+
+
+class DaskExecutor:
+    """Runs ``fn(item)`` tasks on a Dask cluster; results come back to this process.
+
+    ``scheduler``: address of a running ``dask scheduler`` (``tcp://HOST:PORT``);
+    ``dask_workers``: otherwise, start a ``distributed.LocalCluster`` of that many worker processes
+    with one thread each (default 1) for the life of the executor.
+    ``timeout``: seconds to wait for the scheduler and for at least one worker.
+    ``retries``: re-runs of a task that raised. ``progress``: a tqdm bar in :meth:`as_completed`
+    (``None``: only when stderr is a terminal).
+    """
+
+    def __init__(
+        self,
+        scheduler: str | None = None,
+        dask_workers: int | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        progress: bool | None = None,
+        desc: str = "runs",
+    ):
+        if scheduler and dask_workers:
+            raise ValueError(
+                "scheduler/dask-workers: give either --scheduler (an existing cluster) or "
+                "--dask-workers N (a local cluster started for the run), not both"
+            )
+        if not timeout > 0:
+            raise ValueError(f"scheduler timeout: {timeout!r} is not a positive number of seconds")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries: {retries!r} is not a whole number >= 0")
+        self.timeout = float(timeout)
+        self.retries = retries
+        self.progress = progress
+        self.desc = desc
+        self._cluster = None
+        if scheduler:
+            self.address = normalize_address(scheduler)
+            self._client = self._connect(self.address)
+        else:
+            n = 1 if dask_workers is None else dask_workers
+            if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 256:
+                raise ValueError(f"dask-workers: {n!r} is outside the allowed range [1, 256]")
+            self._cluster = distributed.LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            self.address = self._cluster.scheduler_address
+            self._client = distributed.Client(
+                self._cluster, timeout=self.timeout, set_as_default=False
+            )
+        try:
+            self._client.wait_for_workers(1, timeout=self.timeout)
+        except (TimeoutError, OSError) as exc:
+            self.close()
+            raise SchedulerUnreachableError(
+                f"the Dask scheduler at {self.address} has no workers after {self.timeout:g} s; "
+                f"start some with `dask worker {self.address} --nthreads 1` "
+                f"(on each machine of the cluster)"
+            ) from exc
+
+    def _connect(self, address: str):
+        try:
+            return distributed.Client(address, timeout=self.timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerUnreachableError(
+                _unreachable_message(address, self.timeout, f"{type(exc).__name__}: {exc}")
+            ) from exc
+
+    @property
+    def client(self) -> distributed.Client:
+        """The ``distributed.Client`` (for callers who need more than map/as_completed)."""
+        return self._client
+
+    @property
+    def workers(self) -> int:
+        """Threads across the cluster's workers now (one run each at a time)."""
+        return max(1, sum(self._client.nthreads().values()))
+
+    def _submit(self, fn, items: list[Any]) -> tuple[list[Any], dict[str, list[int]]]:
+        """One future per distinct task key, and the item indices each key stands for."""
+        fn_token = _token(fn)
+        keys = [task_key(fn, item, fn_token) for item in items]
+        indices: dict[str, list[int]] = defaultdict(list)
+        unique_items, unique_keys = [], []
+        for i, (key, item) in enumerate(zip(keys, items, strict=True)):
+            if key not in indices:
+                unique_items.append(item)
+                unique_keys.append(key)
+            indices[key].append(i)
+        futures = (
+            self._client.map(fn, unique_items, key=unique_keys, retries=self.retries)
+            if unique_items
+            else []
+        )
+        return futures, indices
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        """``[fn(item) for item in items]``, computed on the cluster, in the order of ``items``."""
+        items = list(items)
+        futures, indices = self._submit(fn, items)
+        try:
+            results = self._client.gather(futures)
+        finally:
+            self._release(futures)
+        out: list[Any] = [None] * len(items)
+        for future, result in zip(futures, results, strict=True):
+            for i in indices[future.key]:
+                out[i] = result
+        return out
+
+    def as_completed(
+        self, fn: Callable[[Any], Any], items: Iterable[Any]
+    ) -> Iterator[tuple[int, Any]]:
+        """Yield ``(index, fn(items[index]))`` as each task's result reaches this process.
+
+        Every index is yielded exactly once, whatever workers die or tasks are retried meanwhile.
+        Stopping early (break, an exception in the caller) cancels the tasks not yet finished.
+        """
+        items = list(items)
+        futures, indices = self._submit(fn, items)
+        pending = set(futures)
+        bar = tqdm(
+            total=len(items),
+            desc=f"{self.desc} (dask)",
+            unit="run",
+            disable=(None if self.progress is None else not self.progress),
+            dynamic_ncols=True,
+        )
+        try:
+            for future in distributed.as_completed(futures, loop=self._client.loop):
+                result = future.result()
+                pending.discard(future)
+                future.release()
+                for i in indices[future.key]:
+                    bar.update(1)
+                    yield i, result
+        finally:
+            bar.close()
+            if pending:
+                self._release(list(pending), cancel=True)
+
+    def _release(self, futures: list[Any], cancel: bool = False) -> None:
+        try:
+            if cancel:
+                self._client.cancel(futures)
+            for future in futures:
+                future.release()
+        except Exception:  # the client may already be closing
+            pass
+
+    def close(self) -> None:
+        client, cluster = getattr(self, "_client", None), self._cluster
+        self._client, self._cluster = None, None
+        if client is not None:
+            try:
+                client.close(timeout=self.timeout)
+            except Exception:
+                pass
+        if cluster is not None:
+            try:
+                cluster.close(timeout=self.timeout)
+            except Exception:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = "local cluster" if self._cluster is not None else "cluster"
+        return f"DaskExecutor({where} at {getattr(self, 'address', '?')})"
