@@ -165,8 +165,9 @@ def executor_from_args(args) -> Executor:
     A ``ValueError`` names a bad combination (``--scheduler`` without ``--executor dask``, ...).
     """
     kind = getattr(args, "executor", "local") or "local"
-    workers = getattr(args, "workers", 1) or 1
-    if workers < 1:
+    workers = getattr(args, "workers", None)
+    workers = 1 if workers is None else workers
+    if not 1 <= workers <= 256:
         raise ValueError(f"workers: {workers} is outside the allowed range [1, 256]")
     options: dict[str, Any] = {}
     if getattr(args, "scheduler", None):

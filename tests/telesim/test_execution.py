@@ -1,0 +1,156 @@
+"""The execution layer's interface: choosing an executor from the command line, errors that name
+the option, deterministic task keys, and the Dask executor on a local cluster it starts itself
+(ordered map, each item once, early stop, task errors, nothing left running)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import subprocess
+import sys
+import time
+
+import pytest
+
+from telesim.execution import (
+    LocalExecutor,
+    SerialExecutor,
+    add_executor_arguments,
+    executor_from_args,
+    make_executor,
+)
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_executor_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_local_kinds():
+    with make_executor() as ex:
+        assert isinstance(ex, SerialExecutor) and ex.workers == 1
+        assert ex.map(math.sqrt, [4, 9]) == [2.0, 3.0]
+        assert sorted(ex.as_completed(math.sqrt, [16, 1])) == [(0, 4.0), (1, 1.0)]
+    with executor_from_args(_args("--workers", "2")) as ex:
+        assert isinstance(ex, LocalExecutor) and ex.workers == 2
+        assert ex.map(math.sqrt, [1, 4, 9, 16, 25]) == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_bad_choices_name_the_option():
+    with pytest.raises(ValueError, match="'spark' is not one of"):
+        make_executor("spark")
+    with pytest.raises(ValueError, match="--scheduler only apply with --executor dask"):
+        executor_from_args(_args("--scheduler", "tcp://127.0.0.1:8786"))
+    with pytest.raises(ValueError, match="--dask-workers only apply with --executor dask"):
+        executor_from_args(_args("--dask-workers", "2"))
+    with pytest.raises(ValueError, match="workers: 0 is outside"):
+        executor_from_args(_args("--workers", "0"))
+    with pytest.raises(SystemExit):  # argparse: not a choice
+        _args("--executor", "spark")
+
+
+def test_cli_options_reach_the_dask_executor():
+    args = _args("--executor", "dask", "--scheduler", "127.0.0.1:1", "--scheduler-timeout", "0.5")
+    assert (args.executor, args.scheduler, args.scheduler_timeout) == ("dask", "127.0.0.1:1", 0.5)
+    pytest.importorskip("distributed")
+    from telesim.dask_executor import SchedulerUnreachableError
+
+    t0 = time.monotonic()
+    with pytest.raises(SchedulerUnreachableError, match=r"tcp://127\.0\.0\.1:1 within 0\.5 s"):
+        executor_from_args(args)
+    assert time.monotonic() - t0 < 6
+    with pytest.raises(ValueError, match="not both"):
+        executor_from_args(
+            _args("--executor", "dask", "--scheduler", "tcp://h:1", "--dask-workers", "2")
+        )
+
+
+def test_scheduler_addresses():
+    pytest.importorskip("distributed")
+    from telesim.dask_executor import normalize_address
+
+    assert normalize_address("tcp://10.0.0.5:8786") == "tcp://10.0.0.5:8786"
+    assert normalize_address(" 10.0.0.5:8786 ") == "tcp://10.0.0.5:8786"
+    assert normalize_address("tls://node-1.example:9000") == "tls://node-1.example:9000"
+    for bad in ("10.0.0.5", "tcp://10.0.0.5", "tcp://:8786", "tcp://h:99999", "http://h:8786"):
+        with pytest.raises(ValueError, match="tcp://HOST:PORT"):
+            normalize_address(bad)
+
+
+KEY_SNIPPET = (
+    "import math, numpy as np; from telesim.dask_executor import task_key; "
+    "print(task_key(math.sqrt, {'seed': 3, 'levers': {'coverage_rate': 1.0}}), "
+    "task_key(math.sqrt, np.array([0.25, 0.5])))"
+)
+
+
+def test_task_keys_depend_on_the_item_only():
+    pytest.importorskip("distributed")
+    import numpy as np
+
+    from telesim.dask_executor import task_key
+
+    item = {"seed": 3, "levers": {"coverage_rate": 1.0}}
+    key = task_key(math.sqrt, item)
+    assert key.startswith("sqrt-")
+    assert key == task_key(math.sqrt, dict(item))
+    assert key != task_key(math.sqrt, {"seed": 4, "levers": {"coverage_rate": 1.0}})
+    assert key != task_key(math.exp, item)
+    vec = task_key(math.sqrt, np.array([0.25, 0.5]))
+    # the same in another process: a task is named by what it computes, not by who submits it
+    out = subprocess.run(
+        [sys.executable, "-c", KEY_SNIPPET], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == [key, vec]
+
+
+@pytest.fixture(scope="module")
+def local_dask():
+    pytest.importorskip("distributed")
+    import psutil
+
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    ex = executor_from_args(_args("--executor", "dask", "--dask-workers", "2"))
+    yield ex
+    ex.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = {p.pid for p in psutil.Process().children(recursive=True)} - before
+        if not left:
+            break
+        time.sleep(0.2)
+    assert not left, f"processes left running after close: {left}"
+
+
+def test_local_dask_cluster_map_and_as_completed(local_dask):
+    ex = local_dask
+    assert ex.workers == 2
+    items = [9.0, 4.0, 9.0, 1.0, 0.0, 2.0]
+    assert ex.map(math.sqrt, items) == [math.sqrt(v) for v in items]
+    assert ex.map(math.sqrt, []) == []
+    done = list(ex.as_completed(math.sqrt, items))
+    assert sorted(i for i, _ in done) == list(range(len(items)))
+    assert all(r == math.sqrt(items[i]) for i, r in done)
+
+
+def test_local_dask_task_error_reaches_the_caller(local_dask):
+    with pytest.raises(ValueError, match="math domain error"):
+        local_dask.map(math.sqrt, [4.0, -1.0])
+    with pytest.raises(ValueError, match="math domain error"):
+        list(local_dask.as_completed(math.sqrt, [-1.0]))
+    assert local_dask.map(math.sqrt, [4.0]) == [2.0]  # still usable
+
+
+def _scheduler_tasks(dask_scheduler=None) -> int:
+    return len(dask_scheduler.tasks)
+
+
+def test_local_dask_early_stop_cancels_the_rest(local_dask):
+    ex = local_dask
+    for _i, _ in ex.as_completed(time.sleep, [0.0, 1.0, 1.1, 1.2, 1.3, 1.4]):
+        break
+    deadline = time.monotonic() + 5
+    while ex.client.run_on_scheduler(_scheduler_tasks) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ex.client.run_on_scheduler(_scheduler_tasks) == 0
