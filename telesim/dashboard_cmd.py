@@ -1,0 +1,100 @@
+"""``telesim dashboard``: serve the interactive what-if page (Mesa SolaraViz, ``model/app.py``).
+
+    telesim dashboard [--port 8765] [--host 127.0.0.1]
+
+It runs ``solara run model.app --production`` from the repository root and serves until
+interrupted (Ctrl-C). The page is bound to the local machine by default: anyone who can reach the
+port can run the model on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+#: Repository root (this file is ``<root>/telesim/dashboard_cmd.py``).
+ROOT = Path(__file__).resolve().parents[1]
+#: The page, as a module name (a module name, not the file path: solara puts a script's own
+#: folder first on ``sys.path``, where ``model/model.py`` would shadow the ``model`` package).
+APP_MODULE = "model.app"
+DEFAULT_PORT = 8765
+DEFAULT_HOST = "127.0.0.1"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "dashboard",
+        help="serve the interactive what-if page (Mesa SolaraViz) on localhost",
+        description="Serve the what-if page: move the levers, run to end-2021 and compare with "
+        "the baseline. Open the printed address in a browser; Ctrl-C stops the server.",
+    )
+    p.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        help=f"TCP port to listen on, 1-65535 (default: {DEFAULT_PORT})",
+    )
+    p.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to bind (default: {DEFAULT_HOST}, this machine only)",
+    )
+    return p
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {text!r}")
+    return value
+
+
+def server_command(host: str, port: int) -> list[str]:
+    """The solara command line that serves the page."""
+    return [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        APP_MODULE,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--production",
+        "--no-open",
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("solara") is None:
+        print(
+            "telesim dashboard: error: solara is not installed; install the page's extras with "
+            "`pip install -e '.[app]'` (make test installs them)",
+            file=sys.stderr,
+        )
+        return 1
+    host = str(args.host)
+    if host not in LOCAL_HOSTS:
+        print(
+            f"telesim dashboard: warning: binding {host}: anyone who can reach this address can "
+            "run the model here",
+            file=sys.stderr,
+        )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    url_host = f"[{host}]" if ":" in host else host
+    print(
+        f"telesim dashboard: serving the what-if page at http://{url_host}:{args.port}/ "
+        "(the first page load runs the baseline, a few seconds; Ctrl-C stops)",
+        flush=True,
+    )
+    return subprocess.run(server_command(host, args.port), cwd=ROOT, env=env).returncode
