@@ -34,10 +34,19 @@ import datetime as dt
 import functools
 import io
 import math
+import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any
+
+if not __package__:  # run as a script (``solara run model/app.py``): solara put ``model/`` first
+    # on sys.path, where ``model/model.py`` would shadow the ``model`` package; use the root
+    _HERE = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+    sys.path.insert(0, str(_HERE.parent))
+    if getattr(sys.modules.get("model"), "__path__", None) is None:
+        sys.modules.pop("model", None)
 
 import mesa
 import numpy as np
@@ -635,10 +644,15 @@ def run_to_end(s: Settings) -> float:
     """Build and run the whole horizon for ``s`` and show it; returns the seconds it took."""
     t0 = time.perf_counter()
     m = WhatIfModel(s, run=True)
+    baseline_view(s)  # a new seed needs its own baseline run (counted with the model)
+    t1 = time.perf_counter()
     chart_images(m)  # draw in this worker thread, so the page only swaps images
     seconds = time.perf_counter() - t0
     current.value = m
-    last_run.value = f"ran to 31 Dec 2021 in {seconds:.1f} s ({s.label()})"
+    last_run.value = (
+        f"ran to 31 Dec 2021 in {seconds:.1f} s (model {t1 - t0:.1f} s, charts "
+        f"{seconds - (t1 - t0):.1f} s; {s.label()})"
+    )
     return seconds
 
 
