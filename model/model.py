@@ -61,6 +61,65 @@ def prefix_below(values: np.ndarray, start: np.ndarray, count: np.ndarray, thres
 DT = 1.0 / WEEKS_PER_YEAR
 
 
+def _rank_within(keys: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Position of each element among equal keys (0 for the first), in a random order if rng."""
+    if rng is None:
+        order = np.argsort(keys, kind="stable")
+    else:
+        order = np.lexsort((rng.random(keys.size), keys))
+    sorted_keys = keys[order]
+    rank = np.empty(keys.size, dtype=np.int64)
+    rank[order] = np.arange(keys.size) - np.searchsorted(sorted_keys, sorted_keys, side="left")
+    return rank
+
+
+class RepeatUsers:
+    """Past users, counted by (doctor of their first teleconsultation, age band, rule class).
+
+    A person who has teleconsulted comes back with the doctor of their first teleconsultation.
+    Repeat acts are then drawn as Poisson counts per cell (the brief's "sampling counts"), so
+    their cost grows with the number of occupied cells, not with the number of acts. The class
+    packs what eligibility needs: known to the doctor, inside the pathway, a standing exception
+    (under 16, no médecin traitant), waivable by the under-served-area lever, living there.
+    """
+
+    N_CLASSES = 32
+    N_AGES = 5
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, dtype=np.int64)  # sorted cell keys
+        self.counts = np.zeros(0, dtype=np.int64)
+
+    @classmethod
+    def key(cls, doc, age, known, pathway, exception, waivable, desert) -> np.ndarray:
+        klass = (
+            known.astype(np.int64)
+            | (pathway.astype(np.int64) << 1)
+            | (exception.astype(np.int64) << 2)
+            | (waivable.astype(np.int64) << 3)
+            | (desert.astype(np.int64) << 4)
+        )
+        return (doc.astype(np.int64) * cls.N_AGES + age) * cls.N_CLASSES + klass
+
+    def add(self, keys: np.ndarray) -> None:
+        if keys.size == 0:
+            return
+        new, n = np.unique(keys, return_counts=True)
+        pos = np.searchsorted(self.keys, new)
+        found = pos < self.keys.size
+        found[found] = self.keys[pos[found]] == new[found]
+        self.counts[pos[found]] += n[found]
+        fresh = ~found
+        self.keys = np.insert(self.keys, pos[fresh], new[fresh])
+        self.counts = np.insert(self.counts, pos[fresh], n[fresh])
+
+    def cells(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Doctor, age band and class of every occupied cell."""
+        klass = self.keys % self.N_CLASSES
+        rest = self.keys // self.N_CLASSES
+        return rest // self.N_AGES, rest % self.N_AGES, klass
+
+
 class TeleModel(mesa.Model):
     """Doctors and patients adopting téléconsultation, week by week from 15 Sep 2018."""
 
@@ -110,6 +169,8 @@ class TeleModel(mesa.Model):
         self._n_cells = inputs.n_regions * len(DOCTOR_TYPES)
         self._adopted_cell = np.zeros(self._n_cells, dtype=np.int64)
         self._adopters: list[np.ndarray] = []
+        self._capacity = np.ceil(uncertainties.max_video_share * doctors.volume)
+        self._repeat = RepeatUsers()
         # run-time patient state: persons of each agent who have ever teleconsulted
         users_t = np.uint16 if population.scale < 2**16 else np.uint32
         self.users = np.zeros(population.patients.n, dtype=users_t)
@@ -217,13 +278,106 @@ class TeleModel(mesa.Model):
 
     # --- patients -----------------------------------------------------------------------------
     def _usage(self, k: int, pol: WeekPolicy) -> None:
+        """Needs on adopting doctors' lists become acts: first uses, then repeat uses."""
         if not pol.reimbursed or not self._adopters:
             return
+        rng = stream(self.seed, STREAM_USAGE, k)
+        copay = 1.0 - pol.coverage
+        top_age = max(0.0, self.unc.choice_age * (len(AGE_BANDS) - 1))
+        l_max = (
+            self.unc.choice_logit
+            + top_age
+            + max(0.0, self.unc.choice_desert)
+            - self.unc.choice_copay * copay
+            + pol.choice_shift
+        )
+        fdoc, fpat, fage = self._first_uses(k, pol, rng, copay, l_max)
+        rdoc, rage, rcount = self._repeat_uses(pol, rng, copay, l_max)
+        if fdoc.size == 0 and rdoc.size == 0:
+            return
+
+        # Capacity: a doctor bills at most ceil(max_video_share * weekly volume) acts a week;
+        # the ones turned away are a random subset of that doctor's acts.
+        d, p, s = self.pop.doctors, self.pop.patients, self.pop.scale
+        per_doc = np.bincount(fdoc, minlength=d.n) + np.bincount(
+            rdoc, weights=rcount, minlength=d.n
+        ).astype(np.int64)
+        crowded = np.flatnonzero(per_doc > self._capacity)
+        keep_first = np.ones(fdoc.size, dtype=bool)
+        if crowded.size:
+            # expand the crowded doctors' acts one row each, rank them at random, keep the cap
+            fsel = np.flatnonzero(np.isin(fdoc, crowded))
+            rsel = np.flatnonzero(np.isin(rdoc, crowded))
+            rows_doc = np.concatenate([fdoc[fsel], np.repeat(rdoc[rsel], rcount[rsel])])
+            rows_src = np.concatenate([fsel, -1 - np.repeat(rsel, rcount[rsel])])
+            kept = _rank_within(rows_doc, rng) < self._capacity[rows_doc]
+            keep_first[fsel] = kept[: fsel.size]
+            kept_rep = np.bincount(
+                -1 - rows_src[fsel.size :][kept[fsel.size :]], minlength=rdoc.size
+            )
+            rcount = rcount.copy()
+            rcount[rsel] = kept_rep[rsel]
+        fknown, fpath = self._first_ties[0][keep_first], self._first_ties[1][keep_first]
+        fdoc, fpat, fage = fdoc[keep_first], fpat[keep_first], fage[keep_first]
+        doc = np.concatenate([fdoc, rdoc])
+        age = np.concatenate([fage, rage])
+        weight = np.concatenate([np.ones(fdoc.size, np.int64), rcount])
+
+        # First uses make new users (a cohort has only ``scale`` persons); each new user can
+        # come back, with the doctor of their first teleconsultation.
+        real = self.users[fpat].astype(np.int64) + _rank_within(fpat) < s
+        cohorts, firsts = np.unique(fpat, return_counts=True)
+        after = np.minimum(self.users[cohorts].astype(np.int64) + firsts, s)
+        gained = after - self.users[cohorts]
+        self.users[cohorts] = after
+        new_doc, fpat = fdoc[real], fpat[real]
+        waivable = p.desert[fpat] & (p.desert_u[fpat] < self.levers.target_deserts)
+        self._repeat.add(
+            RepeatUsers.key(
+                new_doc,
+                p.age[fpat],
+                fknown[real],
+                fpath[real],
+                p.under16[fpat] | ~p.has_mt[fpat],
+                waivable,
+                p.desert[fpat],
+            )
+        )
+
+        kind, region = d.kind[doc], d.region[doc]
+        self.billed[doc[weight > 0]] = True
+
+        def tally(keys, size):
+            return np.bincount(keys, weights=weight, minlength=size).astype(np.int64)
+
+        self.out_acts_type[k] = tally(kind, len(DOCTOR_TYPES))
+        self.out_acts_region[k] = tally(region, len(self.regions))
+        self.out_acts_platform[k] = tally(self.platform[doc], len(PLATFORMS))
+        self.out_acts_age[k] = tally(age, len(AGE_BANDS))
+        self.out_new_age[k] = np.bincount(
+            p.age[cohorts], weights=gained, minlength=len(AGE_BANDS)
+        ).astype(np.int64)
+        liberal = kind <= SPECIALIST
+        self.out_acts_liberal_60[k] = int(weight[liberal & d.age60[doc]].sum())
+        users_by_region = np.bincount(
+            p.region[cohorts], weights=gained, minlength=len(self.regions)
+        )
+        for region_agent, gained_r in zip(self.regions, users_by_region, strict=True):
+            region_agent.users += float(gained_r)
+
+    def _need_rate(self, doc: np.ndarray) -> np.ndarray:
+        """Yearly need rate of one person on a tie with ``doc`` (before the age factor)."""
+        d = self.pop.doctors
+        return np.where(d.pri_count[doc] > 0, self.pop.gp_rate, d.sec_rate[doc])
+
+    def _first_uses(self, k, pol, rng, copay, l_max):
+        """Needs of persons who never teleconsulted, on the ties of adopting doctors."""
         pop, unc = self.pop, self.unc
         d, p, links = pop.doctors, pop.patients, pop.links
         s = pop.scale
         adopters = np.concatenate(self._adopters)
-        rng = stream(self.seed, STREAM_USAGE, k)
+        empty = (np.zeros(0, np.int64),) * 3
+        self._first_ties = (np.zeros(0, bool), np.zeros(0, bool))
 
         # 1. Who knows this doctor offers video: every tie of a doctor shares the same awareness
         #    probability (same region, same doctor), and thresholds are sorted within each
@@ -239,116 +393,96 @@ class TeleModel(mesa.Model):
         # 2. Needs of aware persons, drawn at an upper bound of the rest of the conversion
         #    probability and thinned below (exact Poisson thinning): the cost grows with likely
         #    acts, not with list sizes.
-        copay = 1.0 - pol.coverage
-        top_age = max(0.0, unc.choice_age * (len(AGE_BANDS) - 1))
-        l_max = (
-            unc.choice_logit
-            + top_age
-            + max(0.0, unc.choice_desert)
-            - unc.choice_copay * copay
-            + pol.choice_shift
-        )
-        choose_max = float(rules.logistic(l_max + np.log(unc.repeat_odds)))
+        choose_max = float(rules.logistic(l_max))
         age_max = float(pop.age_need.max())
         base = s * DT * age_max * choose_max
         k_pri = rng.poisson(base * pop.gp_rate * n_pri)
         k_sec = rng.poisson(base * d.sec_rate[adopters] * n_sec)
-        doc_pri = np.repeat(adopters, k_pri)
-        doc_sec = np.repeat(adopters, k_sec)
-        pat_pri = d.pri_start[doc_pri] + (
-            rng.random(doc_pri.size) * np.repeat(n_pri, k_pri)
-        ).astype(np.int64)
-        link = d.sec_start[doc_sec] + (rng.random(doc_sec.size) * np.repeat(n_sec, k_sec)).astype(
-            np.int64
+        n1, n2 = int(k_pri.sum()), int(k_sec.sum())
+        if n1 + n2 == 0:
+            return empty
+        doc = np.repeat(adopters, k_pri + k_sec)  # per adopter: its MT needs, then link needs
+        u_pos = rng.random(n1 + n2, dtype=np.float32)
+        u_take = rng.random(n1 + n2, dtype=np.float32)
+        is_pri = np.repeat(
+            np.tile([True, False], adopters.size), np.stack([k_pri, k_sec], 1).ravel()
         )
-        doc = np.concatenate([doc_pri, doc_sec])
-        pat = np.concatenate([pat_pri, links.patient[link].astype(np.int64)])
-        n = doc.size
-        if n == 0:
-            return
-        u_take, u_new = rng.random(n), rng.random(n)
-        is_pri = np.arange(n) < doc_pri.size
-        tie = np.concatenate([pat_pri, link])  # patient index for MT ties, link index otherwise
+        room = np.where(is_pri, np.repeat(n_pri, k_pri + k_sec), np.repeat(n_sec, k_pri + k_sec))
+        offset = (u_pos * room).astype(np.int64)
+        tie = np.where(is_pri, d.pri_start[doc], d.sec_start[doc]) + offset
+        link = np.where(is_pri, 0, tie)
+        pat = np.where(is_pri, tie, links.patient[link])
 
         # 3. Age: needs arise in proportion to the age band's consultation rate (thinning).
         age = p.age[pat]
-        age_ratio = pop.age_need[age] / age_max
-        sel = np.flatnonzero(u_take < age_ratio)
-        doc, pat, age, is_pri, tie = doc[sel], pat[sel], age[sel], is_pri[sel], tie[sel]
-        u_take, u_new, age_ratio = u_take[sel], u_new[sel], age_ratio[sel]
+        ratio = pop.age_need[age] / age_max
+        sel = np.flatnonzero(u_take < ratio)
+        doc, pat, age, is_pri, link = doc[sel], pat[sel], age[sel], is_pri[sel], link[sel]
+        u_take, ratio = u_take[sel], ratio[sel]
 
         # 4. Eligibility (rules and their exceptions) and capability: all-or-nothing per tie.
-        tie_link = np.where(is_pri, 0, tie)
-        known = np.where(is_pri, p.known_mt[pat], links.known[tie_link])
-        pathway = is_pri | links.pathway[tie_link]
-        exception = p.under16[pat] | ~p.has_mt[pat]
+        known = np.where(is_pri, p.known_mt[pat], links.known[link])
+        pathway = is_pri | links.pathway[link]
         desert = p.desert[pat]
-        if pol.desert_waiver > 0:
-            exception |= desert & (p.desert_u[pat] < pol.desert_waiver)
-        ok = rules.eligible(known, pathway, exception, pol.known_rule, pol.pathway_rule)
+        ok = self._eligible(pol, pat, known, pathway, desert)
         ok &= p.capable_u[pat] < rules.capability_threshold(
             pop.capable_by_age[age], pol.capability_boost
         )
         sel = np.flatnonzero(ok)
-        doc, pat, age, desert = doc[sel], pat[sel], age[sel], desert[sel]
-        u_take, u_new, age_ratio = u_take[sel], u_new[sel], age_ratio[sel]
-
-        # 5. Choice: first-time or repeat user of the cohort.
-        logit_new = rules.choice_logit(unc, age, desert, copay, pol.choice_shift)
-        users_share = self.users[pat] / s
-        choose = rules.choice_probability(logit_new, users_share, unc.repeat_odds)
-        sel = np.flatnonzero(u_take < age_ratio * choose / choose_max)
-        if sel.size == 0:
-            return
-        doc, pat, age = doc[sel], pat[sel], age[sel]
-        u_new, logit_new, users_share, choose = (
-            u_new[sel],
-            logit_new[sel],
-            users_share[sel],
-            choose[sel],
+        doc, pat, age, desert, known, pathway = (
+            doc[sel],
+            pat[sel],
+            age[sel],
+            desert[sel],
+            known[sel],
+            pathway[sel],
         )
+        u_take, ratio = u_take[sel], ratio[sel]
 
-        # 6. Capacity: a doctor bills at most ceil(max_video_share * weekly volume) acts a week.
-        order = np.argsort(doc, kind="stable")
-        first = np.searchsorted(doc[order], doc[order], side="left")
-        rank = np.empty(doc.size, dtype=np.int64)
-        rank[order] = np.arange(doc.size) - first
-        sel = np.flatnonzero(rank < np.ceil(unc.max_video_share * d.volume[doc]))
-        doc, pat, age = doc[sel], pat[sel], age[sel]
-        u_new, logit_new, users_share, choose = (
-            u_new[sel],
-            logit_new[sel],
-            users_share[sel],
-            choose[sel],
-        )
+        # 5. Choice, for a person of the cohort who is not a user yet.
+        p_new = rules.logistic(rules.choice_logit(unc, age, desert, copay, pol.choice_shift))
+        not_user = 1.0 - self.users[pat] / s
+        sel = np.flatnonzero(u_take < ratio * not_user * p_new / choose_max)
+        self._first_ties = (known[sel], pathway[sel])
+        return doc[sel], pat[sel], age[sel]
 
-        # 7. First-time users: the person was new with probability (1-f) p_new / p.
-        p_new = rules.logistic(logit_new)
-        new_share = np.divide(
-            (1 - users_share) * p_new, choose, out=np.zeros(choose.size), where=choose > 0
+    def _repeat_uses(self, pol, rng, copay, l_max):
+        """Repeat acts of past users, as Poisson counts per cell: (doctor, age band, count)."""
+        rep, unc, pop = self._repeat, self.unc, self.pop
+        if rep.keys.size == 0:
+            return (np.zeros(0, np.int64),) * 3
+        doc, age, klass = rep.cells()
+        # eligibility of each class this week, and the repeat choice by age band and desert
+        c = np.arange(RepeatUsers.N_CLASSES)
+        exception = (c & 4) > 0
+        if pol.desert_waiver > 0:
+            exception |= (c & 8) > 0
+        ok = rules.eligible((c & 1) > 0, (c & 2) > 0, exception, pol.known_rule, pol.pathway_rule)
+        ages = np.arange(RepeatUsers.N_AGES)
+        choose = np.stack(
+            [
+                rules.logistic(
+                    rules.choice_logit(unc, ages, desert, copay, pol.choice_shift)
+                    + np.log(unc.repeat_odds)
+                )
+                for desert in (0.0, 1.0)
+            ]
+        )  # (desert, age)
+        rate = (
+            np.where(pop.doctors.pri_count[doc] > 0, pop.gp_rate, pop.doctors.sec_rate[doc])
+            * pop.age_need[age]
         )
-        cohorts, firsts = np.unique(pat[u_new < new_share], return_counts=True)
-        before = self.users[cohorts].astype(np.int64)
-        after = np.minimum(before + firsts, s)  # a cohort has only ``scale`` persons
-        self.users[cohorts] = after
-        gained = after - before
+        lam = rep.counts * DT * rate * choose[(klass >> 4) & 1, age] * ok[klass]
+        n = rng.poisson(lam)
+        hit = np.flatnonzero(n)
+        return doc[hit], age[hit], n[hit]
 
-        kind, region = d.kind[doc], d.region[doc]
-        self.billed[doc] = True
-        self.out_acts_type[k] = np.bincount(kind, minlength=len(DOCTOR_TYPES))
-        self.out_acts_region[k] = np.bincount(region, minlength=len(self.regions))
-        self.out_acts_platform[k] = np.bincount(self.platform[doc], minlength=len(PLATFORMS))
-        self.out_acts_age[k] = np.bincount(age, minlength=len(AGE_BANDS))
-        self.out_new_age[k] = np.bincount(
-            p.age[cohorts], weights=gained, minlength=len(AGE_BANDS)
-        ).astype(np.int64)
-        liberal = kind <= SPECIALIST
-        self.out_acts_liberal_60[k] = int(np.count_nonzero(liberal & d.age60[doc]))
-        users_by_region = np.bincount(
-            p.region[cohorts], weights=gained, minlength=len(self.regions)
-        )
-        for region_agent, gained_r in zip(self.regions, users_by_region, strict=True):
-            region_agent.users += float(gained_r)
+    def _eligible(self, pol, pat, known, pathway, desert):
+        p = self.pop.patients
+        exception = p.under16[pat] | ~p.has_mt[pat]
+        if pol.desert_waiver > 0:
+            exception |= desert & (p.desert_u[pat] < pol.desert_waiver)
+        return rules.eligible(known, pathway, exception, pol.known_rule, pol.pathway_rule)
 
     # --- bookkeeping --------------------------------------------------------------------------
     def _record(self, k: int) -> None:

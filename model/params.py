@@ -147,16 +147,18 @@ class Uncertainties(_Params):
     """
 
     # --- doctor adoption (Bass: hazard = p * platform pull + q * adopted share of open peers) ---
-    p_external: float = _p(0.3, 0.0, 5.0, "external adoption rate per year of an open doctor", True)
+    p_external: float = _p(
+        0.05, 0.0, 5.0, "external adoption rate per year of an open doctor", True
+    )
     q_imitation: float = _p(
-        2.5,
+        2.0,
         0.0,
         10.0,
         "imitation rate per year (adopted share of open colleagues of the same region and type)",
         True,
     )
     open_share: float = _p(
-        0.04,
+        0.01,
         0.001,
         1.0,
         "share of reference doctors (GP, under 60, urban) "
@@ -166,7 +168,7 @@ class Uncertainties(_Params):
     open_age60: float = _p(
         -1.0, -5.0, 3.0, "log-odds effect on openness of a doctor aged 60+", True
     )
-    open_urban: float = _p(0.5, -3.0, 5.0, "log-odds effect on openness of an urban practice", True)
+    open_urban: float = _p(2.5, -3.0, 5.0, "log-odds effect on openness of an urban practice", True)
     open_group: float = _p(0.3, -3.0, 3.0, "log-odds effect on openness of group practice")
     open_specialist: float = _p(0.0, -5.0, 5.0, "log-odds openness of specialists vs GPs", True)
     open_health_centre: float = _p(
@@ -174,15 +176,15 @@ class Uncertainties(_Params):
     )
     open_hospital: float = _p(-1.5, -6.0, 5.0, "log-odds openness of hospital doctors", True)
     doctolib_pull: float = _p(
-        3.0,
+        25.0,
         0.0,
-        30.0,
+        100.0,
         "external pull of Doctolib video for its booking "
         "clients, relative to the other platforms (=1)",
         True,
     )
     doctolib_idf_odds: float = _p(
-        1.0,
+        3.0,
         -3.0,
         5.0,
         "log-odds of a doctor being a Doctolib booking client in Île-de-France "
@@ -218,7 +220,7 @@ class Uncertainties(_Params):
     )
     choice_desert: float = _p(0.5, -2.0, 3.0, "log-odds effect for patients in under-served areas")
     repeat_odds: float = _p(
-        4.0,
+        20.0,
         1.0,
         50.0,
         "odds ratio of video choice for a patient who has already teleconsulted",

@@ -103,7 +103,7 @@ def week_policy(
         doctolib_all=doctolib_all,
         doctolib_price_eur=price,
         subsidy_eur=subsidy,
-        open_share=unc.covid_open_share if covid_on else unc.open_share,
+        open_share=max(unc.open_share, unc.covid_open_share) if covid_on else unc.open_share,
         external_multiplier=unc.covid_pull if covid_on else 1.0,
         choice_shift=shift,
         campaign=levers.awareness_campaign

@@ -342,6 +342,10 @@ def _build(inputs: Inputs, scale: int, seed: int) -> Population:
         sec_rate=sec_rate,
         volume=volume,
     )
+    for part in (doctors, patients, links):  # shared between runs: make it read-only
+        for value in vars(part).values():
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
     return Population(
         doctors=doctors,
         patients=patients,
