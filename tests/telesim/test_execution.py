@@ -154,3 +154,11 @@ def test_local_dask_early_stop_cancels_the_rest(local_dask):
     while ex.client.run_on_scheduler(_scheduler_tasks) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert ex.client.run_on_scheduler(_scheduler_tasks) == 0
+
+
+def test_workers_with_other_code_or_settings_are_refused(local_dask, monkeypatch):
+    local_dask.check_workers()  # same checkout: accepted
+    monkeypatch.setenv("TELESIM_UNCERTAINTIES", "/elsewhere/calibrated.json")
+    with pytest.raises(ValueError, match="TELESIM_UNCERTAINTIES None") as err:
+        local_dask.check_workers()
+    assert "same telesim commit" in str(err.value)
