@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import html
 import io
 import math
 import sys
@@ -255,6 +256,8 @@ class WhatIfModel(mesa.Model):
         )
         self.running = True
         self.run_seconds: float | None = None
+        #: what the page says about how long the last "Run to end-2021" took
+        self.timing_note = ""
         self._views: dict[int, RunView] = {}
         if run:
             self.run_to_end()
@@ -295,37 +298,53 @@ class WhatIfModel(mesa.Model):
 # what the charts draw
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class RunView:
     """The aggregates of a (possibly partial) run that the page shows."""
 
     weekly: pd.DataFrame
-    region_totals: pd.Series
-    type_totals: pd.Series
-    annual: dict[int, float]
-    weeks: int
-    last_day: dt.date | None
+    region_weekly: pd.DataFrame  # one row per week, one column per region (acts)
 
     @classmethod
     def from_model(cls, m: WhatIfModel) -> RunView:
         tables = frames(m.tele)
         weeks = m.weeks_done
         weekly = tables["weekly"].iloc[:weeks].reset_index(drop=True)
-        if weeks:
-            last_day = min(
-                END, (pd.Timestamp(weekly["week_start"].iloc[-1]) + pd.Timedelta(days=6)).date()
-            )
-            cutoff = weekly["week_start"].iloc[-1]
-        else:
-            last_day, cutoff = None, pd.Timestamp(START_DATE) - pd.Timedelta(days=1)
         reg = tables["by_region"]
-        reg = reg[reg["week_start"] <= cutoff]
-        region_totals = reg.groupby("region", sort=False)["acts"].sum().astype(float)
-        type_totals = pd.Series(
-            {t: float(weekly[f"acts_{t}"].sum()) for t in DOCTOR_TYPES}, dtype=float
+        region_weekly = reg.pivot(index="week_start", columns="region", values="acts")
+        region_weekly = region_weekly[list(dict.fromkeys(reg["region"]))].iloc[:weeks]
+        return cls(weekly, region_weekly.astype(float))
+
+    def upto(self, weeks: int) -> RunView:
+        """The same run cut after its first ``weeks`` weeks (to compare like with like)."""
+        if weeks >= self.weeks:
+            return self
+        return RunView(self.weekly.iloc[:weeks], self.region_weekly.iloc[:weeks])
+
+    @property
+    def weeks(self) -> int:
+        return len(self.weekly)
+
+    @functools.cached_property
+    def last_day(self) -> dt.date | None:
+        if not self.weeks:
+            return None
+        last = pd.Timestamp(self.weekly["week_start"].iloc[-1]) + pd.Timedelta(days=6)
+        return min(END, last.date())
+
+    @functools.cached_property
+    def region_totals(self) -> pd.Series:
+        return self.region_weekly.sum(axis=0)
+
+    @functools.cached_property
+    def type_totals(self) -> pd.Series:
+        return pd.Series(
+            {t: float(self.weekly[f"acts_{t}"].sum()) for t in DOCTOR_TYPES}, dtype=float
         )
-        annual = _annual_totals(weekly, last_day) if weeks else {}
-        return cls(weekly, region_totals, type_totals, annual, weeks, last_day)
+
+    @functools.cached_property
+    def annual(self) -> dict[int, float]:
+        return _annual_totals(self.weekly, self.last_day) if self.weeks else {}
 
 
 def _annual_totals(weekly: pd.DataFrame, last_day: dt.date) -> dict[int, float]:
@@ -474,7 +493,7 @@ def _cumulative(view: RunView) -> pd.Series:
     from telesim.run_cmd import daily_acts
 
     if not view.weeks:
-        return pd.Series(dtype=float)
+        return pd.Series([], index=pd.DatetimeIndex([]), dtype=float)
     daily = daily_acts(view.weekly, view.last_day)
     return daily.groupby(daily.index.year).cumsum()
 
@@ -560,6 +579,7 @@ def _period(view: RunView) -> str:
 
 def region_figure(cur: RunView, base: RunView) -> bytes:
     """Acts by region over the period, the 18 regions ordered by this setting's total."""
+    base = base.upto(cur.weeks)  # the same weeks as this setting
     order = cur.region_totals.sort_values(ascending=False, kind="stable")
     baseline = base.region_totals.reindex(order.index).fillna(0.0)
     fig, ax = _figure(6.6, 5.4, left=2.3)
@@ -571,6 +591,7 @@ def region_figure(cur: RunView, base: RunView) -> bytes:
 
 def type_figure(cur: RunView, base: RunView) -> bytes:
     """Acts by type of doctor over the period."""
+    base = base.upto(cur.weeks)  # the same weeks as this setting
     labels = [TYPE_LABELS.get(t, t) for t in DOCTOR_TYPES]
     fig, ax = _figure(6.6, 3.0, left=1.75)
     current = cur.type_totals.reindex(list(DOCTOR_TYPES)).to_numpy()
@@ -636,7 +657,6 @@ def totals_html(m: WhatIfModel) -> str:
 settings = solara.reactive(Settings())
 current = solara.reactive(WhatIfModel(Settings(), run=True))
 settings_error = solara.reactive("")
-last_run = solara.reactive("")
 
 
 @solara.lab.task(prefer_threaded=True)
@@ -648,11 +668,11 @@ def run_to_end(s: Settings) -> float:
     t1 = time.perf_counter()
     chart_images(m)  # draw in this worker thread, so the page only swaps images
     seconds = time.perf_counter() - t0
-    current.value = m
-    last_run.value = (
+    m.timing_note = (
         f"ran to 31 Dec 2021 in {seconds:.1f} s (model {t1 - t0:.1f} s, charts "
-        f"{seconds - (t1 - t0):.1f} s; {s.label()})"
+        f"{seconds - (t1 - t0):.1f} s)"
     )
+    current.value = m
     return seconds
 
 
@@ -756,8 +776,10 @@ def LeverControl(spec: dict[str, Any], value: Any):
                 on_value=lambda v: set_lever(name, low if v else None),
                 classes=[f"lever-input-{name}"],
             )
-            if on:
-                _date_input(name, OPTIONAL_DATE_LABELS.get(name, "date"), value, low, high)
+            # always in the tree (hidden while the switch is off): a fixed structure keeps the
+            # browser's widgets in step with the server when the switch flips
+            with solara.Div(style={} if on else {"display": "none"}):
+                _date_input(name, OPTIONAL_DATE_LABELS.get(name, "date"), value or low, low, high)
         else:  # dt.date
             _date_input(name, label, value, low, high)
         solara.Text(
@@ -823,10 +845,12 @@ def SettingsPanel():
                 classes=["telesim-run"],
             )
             solara.Button("Baseline settings", on_click=back_to_baseline, outlined=True)
-        if run_to_end.pending:
-            solara.ProgressLinear(True)
-        if settings_error.value:
-            solara.Error(settings_error.value)
+        solara.ProgressLinear(run_to_end.pending)  # fixed structure: no widget comes and goes
+        solara.Text(
+            settings_error.value,
+            classes=["telesim-settings-error"],
+            style={"color": "#b00020", "font-size": "13px"},
+        )
         grouped = [n for names_ in GROUPS.values() for n in names_]
         groups = dict(GROUPS)
         others = tuple(n for n in specs if n not in grouped)
@@ -836,9 +860,9 @@ def SettingsPanel():
             present = [n for n in members if n in specs]
             if not present:
                 continue
-            solara.Markdown(f"**{title}**")
+            solara.HTML(tag="div", unsafe_innerHTML=f"<b>{title}</b>", style="margin-top: 10px")
             for n in present:
-                LeverControl(specs[n], s.levers.get(n, specs[n]["default"]))
+                LeverControl(specs[n], s.levers.get(n, specs[n]["default"])).key(f"lever-{n}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -866,13 +890,13 @@ def Results(model: WhatIfModel):
             else f"{m.weeks_done} of {m.tele.n_weeks} weeks simulated (Play or Step to go on, "
             "or Run to end-2021)"
         )
-        solara.Markdown(
-            f"**Showing:** {s.label()} — {state}. Grey dashed lines and bars: the baseline "
-            f"(rules and dates as they were, no COVID) with the same seed. Uncertainties: "
-            f"{m.uncertainties_source}."
+        solara.HTML(
+            tag="div",
+            unsafe_innerHTML=f"<b>Showing:</b> {html.escape(s.label())} — {state}. Grey dashed "
+            "lines and bars: the baseline (rules and dates as they were, no COVID) with the same "
+            f"seed. Uncertainties: {html.escape(m.uncertainties_source)}.",
         )
-        if last_run.value:
-            solara.Text(last_run.value, classes=["telesim-last-run"], style={"color": "#555"})
+        solara.Text(m.timing_note, classes=["telesim-last-run"], style={"color": "#555"})
         solara.HTML(tag="div", unsafe_innerHTML=totals_html(m), classes=["telesim-totals"])
         with solara.Columns([1, 1]):
             Chart("weekly", images["weekly"])
@@ -882,18 +906,20 @@ def Results(model: WhatIfModel):
             Chart("types", images["types"])
         with solara.Columns([1, 1]):
             Chart("regions", images["regions"])
-            solara.Markdown(HELP)
+            solara.HTML(tag="div", unsafe_innerHTML=HELP, style="padding: 16px; font-size: 14px")
 
 
+# (HTML, not Markdown: solara's Markdown pulls KaTeX styles from a CDN, unreachable offline)
 HELP = """
-**How to use this page.** Pick a scenario to start from, move the levers on the left, and press
-**Run to end-2021**: the model reruns 15 Sep 2018 – 31 Dec 2021 with those settings and every chart
-shows the result (blue) beside the baseline (grey). *Reset*, *Step* and *Play* at the top of the
-left panel do the same week by week (Reset starts from week 0 with the current settings).
-
-Counts are national teleconsultation acts reimbursed by the national insurance. The targets are
+<p><b>How to use this page.</b> Pick a scenario to start from, move the levers on the left, and
+press <b>Run to end-2021</b>: the model reruns 15 Sep 2018 – 31 Dec 2021 with those settings and
+every chart shows the result (blue) beside the baseline (grey). <i>Reset</i>, <i>Step</i> and
+<i>Play</i> in the left panel do the same week by week (Reset starts again from week 0 with the
+current settings; Step advances 13 weeks).</p>
+<p>Counts are national teleconsultation acts reimbursed by the national insurance. The targets are
 the government's: 500,000 acts in 2019, 1 million in 2020 and 1.3 million in 2021. Observed points
-are the published counts the model was calibrated on (hollow: approximate; triangles: lower bounds).
+are the published counts the model was calibrated on (hollow: approximate; triangles: lower
+bounds).</p>
 """
 
 
