@@ -737,7 +737,9 @@ def LeverControl(spec: dict[str, Any], value: Any):
     name, kind = spec["name"], spec["type"]
     label = LABELS.get(name, spec.get("doc", name))
     low, high = spec.get("low"), spec.get("high")
-    with solara.Column(gap="0px", classes=["telesim-lever", f"lever-{name}"]):
+    with solara.Column(
+        gap="0px", classes=["telesim-lever", f"lever-{name}"], style={"margin-bottom": "10px"}
+    ):
         if kind == "bool":
             solara.Switch(
                 label=label,
@@ -845,7 +847,8 @@ def SettingsPanel():
                 classes=["telesim-run"],
             )
             solara.Button("Baseline settings", on_click=back_to_baseline, outlined=True)
-        solara.ProgressLinear(run_to_end.pending)  # fixed structure: no widget comes and goes
+        with solara.Div(style={} if run_to_end.pending else {"visibility": "hidden"}):
+            solara.ProgressLinear(True)  # always in the tree: no widget comes and goes
         solara.Text(
             settings_error.value,
             classes=["telesim-settings-error"],
