@@ -12,14 +12,21 @@ import math
 
 import pytest
 
-import model.app as app
 from model import Levers, ParameterError, simulate
 from telesim.cli import build_parser
 from telesim.dashboard_cmd import server_command
 from telesim.run_cmd import annual_totals
 
 
-def test_every_lever_has_a_labelled_control_with_its_own_range():
+@pytest.fixture(scope="module")
+def app():
+    """The page module (imported here: its import runs the baseline, a few seconds)."""
+    import model.app
+
+    return model.app
+
+
+def test_every_lever_has_a_labelled_control_with_its_own_range(app):
     grouped = {name for members in app.GROUPS.values() for name in members}
     for spec in Levers.specs():
         name = spec["name"]
@@ -37,7 +44,7 @@ def test_every_lever_has_a_labelled_control_with_its_own_range():
             assert name in app.OPTIONAL_DATE_LABELS, name
 
 
-def test_the_page_opens_on_the_baseline_and_shows_what_simulate_computes():
+def test_the_page_opens_on_the_baseline_and_shows_what_simulate_computes(app):
     m = app.current.value
     assert m.finished and m.settings == app.Settings()
     expected = annual_totals(simulate(seed=m.settings.seed), app.END)
@@ -54,7 +61,7 @@ def test_the_page_opens_on_the_baseline_and_shows_what_simulate_computes():
     assert len(m.view().region_totals) == 18
 
 
-def test_solaraviz_steps_the_model_week_by_week():
+def test_solaraviz_steps_the_model_week_by_week(app):
     full = app.current.value.view().weekly
     m = app.WhatIfModel(app.Settings())  # what SolaraViz's Reset builds: week 0
     assert m.weeks_done == 0 and m.running
@@ -68,13 +75,13 @@ def test_solaraviz_steps_the_model_week_by_week():
     assert 'data-testid="total-2019">—<' in app.totals_html(m)  # 2019 not reached yet
 
 
-def test_settings_are_validated_with_the_levers_rules():
+def test_settings_are_validated_with_the_levers_rules(app):
     bad = app.Settings(levers={**app.default_lever_values(), "coverage_rate": 1.5})
     with pytest.raises(ParameterError, match="coverage_rate"):
         bad.to_levers()
 
 
-def test_scenario_selector_loads_scenario_levers():
+def test_scenario_selector_loads_scenario_levers(app):
     names = app.scenario_names()
     assert names[0] == "baseline"
     assert app.load_scenario_settings("baseline", seed=3).to_levers() == Levers()
