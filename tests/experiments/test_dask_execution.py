@@ -90,6 +90,7 @@ class LoopbackCluster:
 
     def __init__(self, tmp: Path):
         self.tmp = tmp
+        tmp.mkdir(parents=True, exist_ok=True)
         self.procs: dict[str, subprocess.Popen] = {}
         self.env = dict(os.environ)
         self.env["PYTHONPATH"] = os.pathsep.join(
@@ -348,3 +349,141 @@ def test_scheduler_without_workers_fails_fast(tmp_path):
         assert f"dask worker {address}" in str(err.value)
     finally:
         c.close()
+
+
+# --- the experiment runner over Dask ------------------------------------------------------
+
+
+EXPERIMENT_SCENARIOS = ("baseline", "no_known_patient_rule")
+EXPERIMENT_REPLICATES = 3
+
+
+def _experiment(out: Path, executor, on_saved=None):
+    from experiments import runner
+    from experiments.scenarios import load_scenario
+
+    return runner.run_experiment(
+        [load_scenario(name) for name in EXPERIMENT_SCENARIOS],
+        replicates=EXPERIMENT_REPLICATES,
+        out=out,
+        executor=executor,
+        end=END,
+        scale=SCALE,
+        params="best",
+        progress=False,
+        on_saved=on_saved,
+    )
+
+
+def _run_folders(out: Path) -> list[Path]:
+    return sorted(p.parent for p in (out / "runs").rglob("metadata.json"))
+
+
+def _tables(out: Path) -> dict[str, object]:
+    import pandas as pd
+
+    return {
+        p.relative_to(out).as_posix(): pd.read_parquet(p)
+        for p in sorted((out / "runs").rglob("*.parquet"))
+    }
+
+
+@pytest.fixture(scope="module")
+def local_experiment(tmp_path_factory):
+    """The experiment run in this process: the reference on disk."""
+    pytest.importorskip("experiments.runner")
+    out = tmp_path_factory.mktemp("experiment") / "local"
+    with SerialExecutor() as ex:
+        _, stats = _experiment(out, ex)
+    assert stats.computed == stats.total == len(EXPERIMENT_SCENARIOS) * EXPERIMENT_REPLICATES
+    return out
+
+
+def _assert_same_runs_on_disk(out: Path, reference: Path) -> None:
+    expected = len(EXPERIMENT_SCENARIOS) * EXPERIMENT_REPLICATES
+    folders = _run_folders(out)
+    assert len(folders) == expected  # every run, once
+    assert [f.relative_to(out) for f in folders] == [
+        f.relative_to(reference) for f in _run_folders(reference)
+    ]
+    mine, theirs = _tables(out), _tables(reference)
+    assert mine.keys() == theirs.keys() and len(mine) >= 4 * expected
+    for name, frame in theirs.items():
+        assert mine[name].equals(frame), name
+    # nothing else was left behind (no half-written temporary folders)
+    leftovers = [
+        p for p in (out / "runs").rglob("*") if p.is_dir() and p.name.startswith((".", "tmp"))
+    ]
+    assert not leftovers
+
+
+def test_experiment_over_dask_writes_the_same_run_tables(cluster, local_experiment, tmp_path):
+    out = tmp_path / "dask"
+    with DaskExecutor(scheduler=cluster.address, timeout=10) as ex:
+        _, stats = _experiment(out, ex)
+    assert stats.computed == stats.total and stats.skipped == 0
+    _assert_same_runs_on_disk(out, local_experiment)
+    # resuming: a second call finds everything on disk and computes nothing
+    with DaskExecutor(scheduler=cluster.address, timeout=10) as ex:
+        _, again = _experiment(out, ex)
+    assert again.computed == 0 and again.skipped == stats.total
+
+
+def test_experiment_survives_a_killed_worker(local_experiment, tmp_path):
+    c = _start(tmp_path / "cluster", ["w0", "w1"])
+    try:
+        killed: list[str] = []
+        with DaskExecutor(scheduler=c.address, timeout=10) as ex:
+
+            def kill_a_busy_worker(spec, path):
+                if killed:
+                    return
+                workers = ex.client.scheduler_info(n_workers=-1)["workers"]
+                processing = ex.client.processing()
+                busy = sorted(a for a in processing if processing[a])
+                if busy:
+                    killed.append(workers[busy[0]]["name"])
+                    c.kill(killed[0])
+
+            _, stats = _experiment(tmp_path / "dask", ex, on_saved=kill_a_busy_worker)
+            left = {w["name"] for w in ex.client.scheduler_info()["workers"].values()}
+        assert killed and killed[0] not in left
+        assert stats.computed == stats.total
+        assert len(set(stats.computed_keys)) == len(stats.computed_keys) == stats.total
+        _assert_same_runs_on_disk(tmp_path / "dask", local_experiment)
+    finally:
+        c.close()
+
+
+# --- the calibration's search over Dask -----------------------------------------------------
+
+
+def test_tiny_calibration_over_dask_finds_the_same_best_parameters(cluster):
+    pytest.importorskip("calibration.search")
+    import numpy as np
+
+    from calibration.objective import Objective, SearchSpace, training_seeds
+    from calibration.search import SearchSettings, differential_evolution
+    from calibration.targets import load_targets, training_targets
+    from model import Uncertainties
+
+    targets = training_targets(load_targets(), "2019-03-17")
+    space = SearchSpace.from_specs(["p_external", "choice_logit"])
+    base = {k: v for k, v in Uncertainties().to_dict().items() if k not in space.names}
+    objective = Objective(space, tuple(targets), tuple(training_seeds(1)), SCALE, base)
+    settings = SearchSettings(budget=8, popsize=2, seed=3)
+
+    def search(map_fn):
+        return differential_evolution(
+            objective, space.bounds, settings, map_fn=map_fn, progress=False
+        )
+
+    local = search(SerialExecutor().map)
+    with DaskExecutor(scheduler=cluster.address, timeout=10) as ex:
+        over_dask = search(ex.map)
+    assert local.nfev == 8 and local.generations >= 1
+    assert np.array_equal(over_dask.x, local.x)
+    assert over_dask.fun == local.fun
+    assert space.values(over_dask.x) == space.values(local.x)
+    assert np.array_equal(over_dask.evaluated_x, local.evaluated_x)
+    assert np.array_equal(over_dask.evaluated_f, local.evaluated_f)
