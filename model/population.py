@@ -243,8 +243,8 @@ def _build(inputs: Inputs, scale: int, seed: int) -> Population:
             hc_docs = docs[kind[docs] == GP]
         unsched = lo + n_mt + rp.permutation(n - n_mt)
         un_sizes = _split_sizes(rp, n - n_mt, np.ones(hc_docs.size))
-        n_follow = int(round(n * c["followup_share"]))
         f_docs = docs[(kind[docs] == SPECIALIST) | (kind[docs] == HOSPITAL)]
+        n_follow = int(round(n * c["followup_share"])) if f_docs.size else 0
         f_w = np.array([spec_weight[int(k)] for k in kind[f_docs]])
         f_sizes = _split_sizes(rp, n_follow, f_w)
         f_pat = rp.integers(lo, hi, n_follow)
