@@ -144,7 +144,7 @@ def _local_cluster(n: int):
 
     Workers start like a plain Python process: without the ``MALLOC_TRIM_THRESHOLD_`` that Dask's
     nanny sets by default, which disables glibc's adaptive mmap threshold and makes the model's
-    large, short-lived numpy arrays page-fault on every allocation (about 1.3-1.5x slower runs
+    large, short-lived numpy arrays page-fault on every allocation (single runs 1.2-1.7x slower
     measured here). The environment variables the nanny sets in this process are put back.
     """
     saved = dict(os.environ)
