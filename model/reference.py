@@ -1,0 +1,294 @@
+"""Reference implementation: the same rules with one ``mesa.Agent`` object per doctor and patient.
+
+For small populations only (tests and benchmarks). It shares the rules (``model/rules.py``), the
+weekly policy (``model/policy.py``), the region and platform agents and the synthetic population
+with the vectorised engine, but does its bookkeeping the plain Mesa way: each doctor and each
+patient is an object with its own ``step``, activated in random order, drawing its own random
+numbers from ``model.rng``. The engine's shortcuts (sorted awareness thresholds, Poisson thinning,
+repeat use as counts per cell) must reproduce this model *in distribution*; a test checks it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import mesa
+import numpy as np
+
+from . import rules
+from .agents import ILE_DE_FRANCE, Doctolib, OtherPlatforms, RegionAgent
+from .calendar import WEEKS_PER_YEAR, n_weeks_until
+from .inputs import AGE_BANDS, DOCTOR_TYPES, Inputs
+from .model import PLATFORMS
+from .params import Levers, Uncertainties
+from .policy import week_policy
+from .population import SPECIALIST, Population, build_population
+
+DT = 1.0 / WEEKS_PER_YEAR
+
+
+class DoctorAgent(mesa.Agent):
+    """One doctor: open or not, adopts video by the Bass hazard, bills acts up to a capacity."""
+
+    def __init__(self, model: ReferenceModel, index: int):
+        super().__init__(model)
+        d = model.pop.doctors
+        self.index = index
+        self.region = int(d.region[index])
+        self.kind = int(d.kind[index])
+        self.age60 = bool(d.age60[index])
+        self.open_u = float(d.open_u[index])
+        self.effects = float(model.effects[index])
+        self.client = bool(model.client[index])
+        self.volume = float(d.volume[index])
+        self.cell = self.region * len(DOCTOR_TYPES) + self.kind
+        self.is_open = False
+        self.adopted = False
+        self.adopted_week = -1
+        self.platform = -1
+        self.billed = False
+
+    @property
+    def capacity(self) -> float:
+        return float(np.ceil(self.model.unc.max_video_share * self.volume))
+
+    def step(self) -> None:
+        m = self.model
+        if self.adopted or not self.is_open:
+            return
+        idx = np.array([self.index])
+        doc_pull = float(np.asarray(m.platforms[0].pull(m.policy, m.pop.doctors, idx)).sum())
+        other_pull = float(m.platforms[1].pull(m.policy, m.pop.doctors, idx))
+        peer = m.peer_share[self.cell]
+        multiplier = 1.0 + m.unc.subsidy_effect * m.policy.subsidy_eur / 1000.0
+        hazard = float(
+            rules.adoption_hazard(
+                m.unc.p_external * m.policy.external_multiplier,
+                doc_pull + other_pull,
+                m.unc.q_imitation,
+                peer,
+                multiplier,
+            )
+        )
+        if self.rng.random() < rules.weekly_probability(hazard):
+            self.adopted = True
+            self.adopted_week = m.week
+            p_doc = float(rules.doctolib_choice_probability(doc_pull, other_pull))
+            self.platform = 0 if self.rng.random() < p_doc else 1
+
+
+class PatientAgent(mesa.Agent):
+    """One person (scale 1): their ties to doctors, and whether they have teleconsulted."""
+
+    def __init__(self, model: ReferenceModel, index: int, ties: list[tuple[int, bool, bool]]):
+        super().__init__(model)
+        p = model.pop.patients
+        self.index = index
+        self.region = int(p.region[index])
+        self.age = int(p.age[index])
+        self.exception = bool(p.under16[index] or not p.has_mt[index])
+        self.desert = bool(p.desert[index])
+        self.desert_u = float(p.desert_u[index])
+        self.capable_u = float(p.capable_u[index])
+        # each tie: (doctor, known, in pathway, own awareness threshold)
+        self.ties = [(d, k, w, float(self.rng.random())) for d, k, w in ties]
+        self.first_tie: tuple[int, bool, bool] | None = None  # set at the first teleconsultation
+
+    def _eligible(self, known: bool, pathway: bool) -> bool:
+        pol = self.model.policy
+        exception = self.exception or (
+            self.desert and pol.desert_waiver > 0 and self.desert_u < pol.desert_waiver
+        )
+        return bool(rules.eligible(known, pathway, exception, pol.known_rule, pol.pathway_rule))
+
+    def step(self) -> None:
+        m = self.model
+        pol, unc = m.policy, m.unc
+        if not pol.reimbursed:
+            return
+        copay = 1.0 - pol.coverage
+        logit = float(rules.choice_logit(unc, self.age, self.desert, copay, pol.choice_shift))
+        need = m.pop.age_need[self.age]
+        if self.first_tie is not None:  # a past user comes back to the same doctor
+            doc, known, pathway = self.first_tie
+            rate = m.need_rate(doc) * need
+            for _ in range(self.rng.poisson(rate * DT)):
+                p_rep = float(rules.logistic(logit + np.log(unc.repeat_odds)))
+                if self._eligible(known, pathway) and self.rng.random() < p_rep:
+                    m.week_acts.append((doc, self, True, None))
+            return
+        capable = self.capable_u < rules.capability_threshold(
+            m.pop.capable_by_age[self.age], pol.capability_boost
+        )
+        for doc, known, pathway, aware_u in self.ties:
+            doctor = m.doctors[doc]
+            if not doctor.adopted:
+                continue
+            rate = m.need_rate(doc) * need
+            for _ in range(self.rng.poisson(rate * DT)):
+                years = (m.week - doctor.adopted_week) * DT
+                aware = aware_u < rules.awareness_probability(
+                    m.regions[self.region].exposure, years, unc.awareness_doctor
+                )
+                p_new = float(rules.logistic(logit))
+                if (
+                    aware
+                    and capable
+                    and self._eligible(known, pathway)
+                    and self.rng.random() < p_new
+                ):
+                    m.week_acts.append((doc, self, False, (doc, known, pathway)))
+
+
+class ReferenceModel(mesa.Model):
+    """The plain one-object-per-agent version of :class:`model.model.TeleModel`."""
+
+    def __init__(
+        self,
+        inputs: Inputs,
+        uncertainties: Uncertainties,
+        levers: Levers,
+        seed: int,
+        end: dt.date,
+    ):
+        super().__init__(rng=seed)
+        self.inputs = inputs
+        self.pop: Population = build_population(inputs, 1, seed)
+        self.unc, self.levers = uncertainties, levers
+        self.n_weeks = n_weeks_until(end)
+        self.week = 0
+        self.policy = None
+        d = self.pop.doctors
+        self.effects = rules.openness_effects(uncertainties, d.age60, d.urban, d.group, d.kind)
+        codes = inputs.regions.region_code.to_numpy()
+        is_idf = (codes == ILE_DE_FRANCE)[d.region]
+        self.client = d.client_u < rules.logistic(
+            rules.logit(inputs.constants["doctolib_client_share"])
+            + uncertainties.doctolib_idf_odds * is_idf
+        )
+        self.regions = [
+            RegionAgent(
+                self,
+                r,
+                str(codes[r]),
+                str(inputs.regions.region[r]),
+                float(self.pop.persons_by_region[r]),
+            )
+            for r in range(inputs.n_regions)
+        ]
+        idf_rows = np.flatnonzero(codes == ILE_DE_FRANCE)
+        self.platforms = [
+            Doctolib(self, 0, "doctolib", "Doctolib", int(idf_rows[0]) if idf_rows.size else -1),
+            OtherPlatforms(self, 1, "other", "Other platforms"),
+        ]
+        self.doctors = [DoctorAgent(self, j) for j in range(d.n)]
+        self.patients = [PatientAgent(self, i, ties) for i, ties in enumerate(self._ties())]
+        self.peer_share = np.zeros(inputs.n_regions * len(DOCTOR_TYPES))
+        self.week_acts: list = []
+        w, nr = self.n_weeks, inputs.n_regions
+        self.out_acts_type = np.zeros((w, len(DOCTOR_TYPES)), np.int64)
+        self.out_acts_region = np.zeros((w, nr), np.int64)
+        self.out_acts_platform = np.zeros((w, len(PLATFORMS)), np.int64)
+        self.out_acts_age = np.zeros((w, len(AGE_BANDS)), np.int64)
+        self.out_new_age = np.zeros((w, len(AGE_BANDS)), np.int64)
+        self.out_adopting_region = np.zeros((w, nr), np.int64)
+        self.out_adopting_type = np.zeros((w, len(DOCTOR_TYPES)), np.int64)
+        self.out_billing_liberal = np.zeros(w, np.int64)
+        self.out_acts_liberal_60 = np.zeros(w, np.int64)
+        self.out_open = np.zeros(w, np.int64)
+        self.out_aware = np.zeros(w, np.float64)
+
+    def _ties(self) -> list[list[tuple[int, bool, bool]]]:
+        """Each person's ties (doctor, known, in pathway), read off the shared population."""
+        d, p, links = self.pop.doctors, self.pop.patients, self.pop.links
+        ties: list[list] = [[] for _ in range(p.n)]
+        for j in range(d.n):
+            a, n = int(d.pri_start[j]), int(d.pri_count[j])
+            for i in range(a, a + n):
+                ties[i].append((j, bool(p.known_mt[i]), True))
+            a, n = int(d.sec_start[j]), int(d.sec_count[j])
+            for link in range(a, a + n):
+                i = int(links.patient[link])
+                ties[i].append((j, bool(links.known[link]), bool(links.pathway[link])))
+        return ties
+
+    def need_rate(self, doc: int) -> float:
+        """Yearly need rate of one person on a tie with ``doc`` (before the age factor)."""
+        d = self.pop.doctors
+        return float(self.pop.gp_rate if d.pri_count[doc] > 0 else d.sec_rate[doc])
+
+    def run(self) -> ReferenceModel:
+        while self.week < self.n_weeks:
+            self.step()
+        return self
+
+    def step(self) -> None:
+        k = self.week
+        total = float(self.pop.persons_by_region.sum())
+        self.policy = week_policy(
+            k, self.levers, self.unc, self.inputs.events, self.inputs.constants, total
+        )
+        open_p = rules.open_probability(self.policy.open_share, self.effects)
+        n_cells = self.peer_share.size
+        n_open, n_adopted = np.zeros(n_cells), np.zeros(n_cells)
+        for doc in self.doctors:
+            doc.is_open = doc.is_open or doc.open_u < open_p[doc.index]
+            n_open[doc.cell] += doc.is_open
+            n_adopted[doc.cell] += doc.adopted
+        self.peer_share = np.divide(n_adopted, n_open, out=np.zeros(n_cells), where=n_open > 0)
+        self.agents_by_type[DoctorAgent].shuffle_do("step")
+        self.week_acts = []
+        self.agents_by_type[PatientAgent].shuffle_do("step")
+        self._settle(k)
+        for region in self.regions:
+            region.step()
+        self._record(k)
+        self.week += 1
+
+    def _settle(self, k: int) -> None:
+        """Apply capacity (a random subset of a crowded doctor's acts is turned away), tally."""
+        by_doctor: dict[int, list] = {}
+        for act in self.week_acts:
+            by_doctor.setdefault(act[0], []).append(act)
+        for doc, acts in by_doctor.items():
+            doctor = self.doctors[doc]
+            order = self.rng.permutation(len(acts))
+            kept = [acts[i] for i in order[: int(doctor.capacity)]]
+            for _, patient, repeat, tie in kept:
+                doctor.billed = True
+                self.out_acts_type[k, doctor.kind] += 1
+                self.out_acts_region[k, doctor.region] += 1
+                self.out_acts_platform[k, doctor.platform] += 1
+                self.out_acts_age[k, patient.age] += 1
+                if doctor.kind <= SPECIALIST and doctor.age60:
+                    self.out_acts_liberal_60[k] += 1
+                if not repeat and patient.first_tie is None:
+                    patient.first_tie = tie
+                    self.out_new_age[k, patient.age] += 1
+                    self.regions[patient.region].users += 1.0
+
+    def _record(self, k: int) -> None:
+        for doc in self.doctors:
+            if doc.adopted:
+                self.out_adopting_region[k, doc.region] += 1
+                self.out_adopting_type[k, doc.kind] += 1
+            self.out_billing_liberal[k] += doc.billed and doc.kind <= SPECIALIST
+            self.out_open[k] += doc.is_open
+        persons = np.array([r.persons for r in self.regions])
+        aware = np.array([r.aware_share for r in self.regions])
+        self.out_aware[k] = float((persons * aware).sum() / persons.sum())
+
+
+def simulate_reference(
+    inputs: Inputs,
+    uncertainties: Uncertainties,
+    levers: Levers | None = None,
+    seed: int = 0,
+    end: str = "2021-12-31",
+):
+    """Run the reference model and return the same frames as :func:`model.simulate` (detail)."""
+    from .calendar import parse_end
+    from .simulate import frames
+
+    model = ReferenceModel(inputs, uncertainties, levers or Levers(), seed, parse_end(end))
+    return frames(model.run())
