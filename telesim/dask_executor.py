@@ -240,7 +240,14 @@ class DaskExecutor:
     def check_workers(self) -> None:
         """Raise ``ValueError`` if a worker would not compute what this process computes."""
         here = code_fingerprint()
-        there = self._client.run(code_fingerprint)
+        try:
+            there = self._client.run(code_fingerprint)
+        except Exception as exc:
+            raise ValueError(
+                f"could not check the Dask workers at {self.address} "
+                f"({type(exc).__name__}: {exc}); is telesim installed on every worker "
+                f'(pip install -e ".[cluster]" in a clone of the same commit)?'
+            ) from exc
         problems = []
         for address, theirs in sorted(there.items()):
             diff = [
