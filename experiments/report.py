@@ -1,0 +1,677 @@
+"""``telesim report``: the experiment's answer, written as Markdown, CSV tables and figures.
+
+Every number is recomputed from the runs on disk (``experiment.json``, ``least_change.json``,
+``sensitivity.json`` and each run's Parquet tables); nothing is carried over from the run that
+produced them, so re-running the report reproduces it, and a report on a larger experiment is
+the same command. The report folder is written atomically (complete or not at all). It holds no
+timestamp, so two reports of the same runs are identical.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from telesim.atomic import atomic_dir, atomic_savefig, atomic_write_text
+
+from . import least_change, outcomes, sensitivity
+from .runner import DEFAULT_OUT, ROOT, ExperimentError, read_design
+from .targets import OBSERVED_CSV, load_targets
+
+DEFAULT_REPORT = ROOT / "results" / "report"
+#: A scenario "hits" a target in the answer when at least this share of its runs reach it.
+HIT_SHARE = 0.5
+YEARS = outcomes.YEARS
+
+
+def _fmt(v: float | None, digits: int = 0) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return f"{v:,.{digits}f}"
+
+
+def _p(v: float | None) -> str:
+    return "–" if v is None or not math.isfinite(v) else f"{v:.2f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _rel(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+class Analysis:
+    """Everything the report shows, computed once from the experiment folder."""
+
+    def __init__(self, out: str | Path):
+        self.out = Path(out)
+        design = read_design(self.out)
+        if design is None:
+            raise ExperimentError(f"{self.out}: no experiment.json; run `telesim experiment` first")
+        self.design = design
+        self.targets = load_targets()
+        self.labels = list(design.scenarios)
+        self.summary = outcomes.summary_table(self.out, design.plan, self.labels)
+        if self.summary.empty:
+            raise ExperimentError(f"{self.out}: no finished runs of the experiment's scenarios")
+        self.labels = [lab for lab in self.labels if lab in set(self.summary["label"])]
+        self.annual = outcomes.annual_table(self.summary, self.targets)
+        self.diffs = outcomes.paired_differences(self.summary, "baseline")
+        self.types = outcomes.type_table(self.summary)
+        self.adopting = outcomes.stock_table(self.summary, "adopting_doctors")
+        self.patients = outcomes.stock_table(self.summary, "patients_ever")
+        region_labels = [
+            lab for lab in ("baseline", "all_levers", "covid_2020") if lab in self.labels
+        ]
+        self.regions = outcomes.region_table(self.out, design.plan, region_labels)
+        self.lc = least_change.analyse(self.out)
+        self.sa, self.sa_info = sensitivity.analyse(self.out)
+        self.commits = sorted(
+            {
+                outcomes.read_meta(p).get("git_commit") or "unknown"
+                for p in outcomes.run_paths(self.out, self.labels)
+            }
+        )
+
+    def cell(self, label: str, year: int) -> dict[str, Any] | None:
+        rows = self.annual[(self.annual["label"] == label) & (self.annual["year"] == year)]
+        return rows.iloc[0].to_dict() if len(rows) else None
+
+    def hits(self, year: int) -> list[tuple[str, dict]]:
+        """Scenarios whose hit share for ``year`` is at least HIT_SHARE, best first."""
+        found = []
+        for label in self.labels:
+            c = self.cell(label, year)
+            if c is not None and c.get("p", float("nan")) >= HIT_SHARE:
+                found.append((label, c))
+        return sorted(found, key=lambda x: (-x[1]["p"], -x[1]["mean"]))
+
+
+# --------------------------------------------------------------------------------------------
+# figures (matplotlib Figure objects: no global pyplot state)
+
+
+def _observed():
+    from telesim.run_cmd import load_observed
+
+    return load_observed(OBSERVED_CSV)
+
+
+def _draw_observed(ax, observed, stop) -> None:
+    for kind, color in (("weekly_count", "black"), ("monthly_count", "tab:orange")):
+        rows = observed[(observed["kind"] == kind) & (observed["period_start"] <= stop)]
+        for r in rows.itertuples():
+            days = (r.period_end - r.period_start).days + 1
+            value = r.value * 7.0 / days if kind == "monthly_count" else r.value
+            centre = r.period_start + (r.period_end - r.period_start) / 2
+            marker = "^" if r.bound == "lower" else "o"
+            ax.plot([r.period_start, r.period_end], [value, value], color=color, lw=1)
+            ax.plot([centre], [value], marker=marker, color=color, ms=5, ls="")
+
+
+def weekly_figure(a: Analysis, labels: list[str], title: str, observed):
+    """Small multiples: each scenario's weekly acts (mean, 5-95% band) over the baseline's."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    ncols = 3
+    nrows = max(1, math.ceil(len(labels) / ncols))
+    fig = Figure(figsize=(13, 3.0 * nrows + 0.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True)).ravel()
+    base = outcomes.weekly_bands(a.out, a.design.plan, "baseline")
+    stop = pd.Timestamp(a.design.end)
+    for ax, label in zip(axes, labels, strict=False):
+        band = outcomes.weekly_bands(a.out, a.design.plan, label)
+        if len(base) and label != "baseline":
+            ax.plot(base["week_start"], base["mean"], color="grey", lw=1, label="baseline")
+        ax.fill_between(band["week_start"], band["low"], band["high"], color="tab:blue", alpha=0.3)
+        ax.plot(band["week_start"], band["mean"], color="tab:blue", lw=1.5, label=label)
+        _draw_observed(ax, observed, stop)
+        for year, target in a.targets.items():
+            if pd.Timestamp(year, 1, 1) <= stop:
+                ax.hlines(
+                    target / 52.18,
+                    pd.Timestamp(year, 1, 1),
+                    pd.Timestamp(year, 12, 31),
+                    colors="tab:red",
+                    linestyles="--",
+                    lw=1,
+                )
+        ax.set_yscale("log")
+        ax.set_ylim(10, None)
+        ax.set_title(f"{label} (n={int(band['n'].iloc[0]) if len(band) else 0})", fontsize=9)
+        ax.grid(True, alpha=0.3)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    for ax in axes[len(labels) :]:
+        ax.set_visible(False)
+    fig.suptitle(
+        f"{title}: weekly acts, mean and 5-95% band over replicates (blue), baseline (grey), "
+        "observed (black/orange), target as a weekly average (red dashes)",
+        fontsize=10,
+    )
+    return fig
+
+
+def covid_figure(a: Analysis, observed):
+    """covid_2020 beside the baseline: weekly acts with bands, linear scale."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for label, color in (("baseline", "tab:blue"), ("covid_2020", "tab:purple")):
+        band = outcomes.weekly_bands(a.out, a.design.plan, label)
+        if band.empty:
+            continue
+        ax.fill_between(band["week_start"], band["low"], band["high"], color=color, alpha=0.25)
+        ax.plot(band["week_start"], band["mean"], color=color, lw=1.6, label=f"{label} (mean)")
+    _draw_observed(ax, observed, pd.Timestamp(a.design.end))
+    ax.set_yscale("log")
+    ax.set_ylim(10, None)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_ylabel("acts per week (log scale)")
+    ax.legend(loc="upper left", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.set_title("The March 2020 regime (covid_2020) beside the no-COVID baseline", loc="left")
+    return fig
+
+
+def annual_figure(a: Analysis):
+    """Annual totals per scenario (mean, 5-95%) against the targets, one panel per year."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    years = [y for y in YEARS if y in set(a.annual["year"])]
+    fig = Figure(figsize=(13, 0.32 * len(a.labels) + 1.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, max(1, len(years)), sharey=True))
+    ypos = np.arange(len(a.labels))[::-1]
+    for ax, year in zip(axes, years, strict=False):
+        for y, label in zip(ypos, a.labels, strict=True):
+            c = a.cell(label, year)
+            if c is None:
+                continue
+            hit = year in a.targets and c["p"] >= HIT_SHARE
+            color = "tab:green" if hit else "tab:blue"
+            ax.errorbar(
+                [c["mean"]],
+                [y],
+                xerr=[[c["mean"] - c["low"]], [c["high"] - c["mean"]]],
+                fmt="o",
+                color=color,
+                ms=4,
+                capsize=2,
+            )
+        if year in a.targets:
+            ax.axvline(a.targets[year], color="tab:red", ls="--", lw=1)
+            ax.set_title(f"{year} (target {a.targets[year]:,.0f})", fontsize=10)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e6:g}M"))
+        ax.grid(True, alpha=0.3)
+    axes[0].set_yticks(ypos, a.labels, fontsize=8)
+    fig.suptitle(
+        "Annual acts: mean and 5-95% interval over replicates; green = at least half the runs "
+        "reach the target (red)",
+        fontsize=10,
+    )
+    return fig
+
+
+def sensitivity_figure(a: Analysis):
+    from matplotlib.figure import Figure
+
+    t = a.sa
+    fig = Figure(figsize=(8, 0.32 * len(t) + 1.5), layout="constrained")
+    ax = fig.subplots()
+    y = np.arange(len(t))[::-1]
+    if a.sa_info.get("method") == "morris":
+        ax.barh(y, t["mu_star"], color="tab:blue", alpha=0.7)
+        ax.errorbar(
+            t["mu_star"],
+            y,
+            xerr=[t["mu_star"] - t["mu_star_low"], t["mu_star_high"] - t["mu_star"]],
+            fmt="none",
+            color="black",
+            capsize=2,
+        )
+        ax.set_xlabel("Morris mu* of log10(acts 2019) per full range (bootstrap 90% interval)")
+    else:
+        ax.barh(y + 0.2, t["total_order"], height=0.4, color="tab:blue", label="total")
+        ax.barh(y - 0.2, t["first_order"], height=0.4, color="tab:orange", label="first order")
+        ax.errorbar(
+            t["total_order"],
+            y + 0.2,
+            xerr=[
+                np.clip(t["total_order"] - t["total_low"], 0, None),
+                np.clip(t["total_high"] - t["total_order"], 0, None),
+            ],
+            fmt="none",
+            color="black",
+            capsize=2,
+        )
+        ax.legend()
+        ax.set_xlabel("Sobol index of log10(acts 2019) (bootstrap 90% interval)")
+    ax.set_yticks(y, t["factor"], fontsize=8)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.set_title("Sensitivity of the 2019 total to the uncertainties", loc="left")
+    return fig
+
+
+def region_figure(a: Analysis, year: int = 2019):
+    from matplotlib.figure import Figure
+
+    r = a.regions[a.regions["year"] == year]
+    fig = Figure(figsize=(10, 6), layout="constrained")
+    ax = fig.subplots()
+    if r.empty:
+        return fig
+    labels = list(dict.fromkeys(r["label"]))
+    base = r[r["label"] == labels[0]].groupby("region")["acts"].mean().sort_values()
+    order = list(base.index)
+    y = np.arange(len(order))
+    height = 0.8 / len(labels)
+    for k, label in enumerate(labels):
+        part = r[r["label"] == label].groupby("region")["acts"]
+        mean = part.mean().reindex(order)
+        low = part.quantile(outcomes.LOW_Q).reindex(order)
+        high = part.quantile(outcomes.HIGH_Q).reindex(order)
+        pos = y + (k - (len(labels) - 1) / 2) * height
+        ax.barh(pos, mean, height=height, label=label, alpha=0.8)
+        ax.errorbar(mean, pos, xerr=[mean - low, high - mean], fmt="none", color="k", lw=0.8)
+    ax.set_yticks(y, order, fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"acts in {year} (mean, 5-95% over replicates; log scale)")
+    ax.legend(fontsize=9)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.set_title(f"Acts by region, {year}", loc="left")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# the Markdown
+
+
+def answer_rows(a: Analysis) -> list[list[str]]:
+    """Per target: the baseline's hit share and the scenarios that hit it."""
+    rows = []
+    for year, target in a.targets.items():
+        base = a.cell("baseline", year)
+        hits = a.hits(year)
+        text = ", ".join(f"{lab} {c['p']:.2f}" for lab, c in hits) or "none"
+        rows.append(
+            [
+                f"{year}: {target:,.0f}",
+                _p(base["p"]) if base else "–",
+                _fmt(base["mean"]) if base else "–",
+                text,
+            ]
+        )
+    return rows
+
+
+def answer_text(a: Analysis) -> str:
+    """The short answer printed in the terminal."""
+    lines = [
+        f"Which scenarios hit the targets ({len(a.design.plan)} replicates; hit = at least "
+        f"{HIT_SHARE:.0%} of runs reach the target; share of runs after each name):"
+    ]
+    for year, target, p_base, mean_base, text in (
+        [r[0].split(": ")[0], r[0].split(": ")[1], r[1], r[2], r[3]] for r in answer_rows(a)
+    ):
+        lines.append(
+            f"  {year} target {target:>9}: baseline {mean_base:>10} acts "
+            f"(P {p_base}); hit by: {text}"
+        )
+    if not a.lc.empty:
+        reach = a.lc[(a.lc["level"] == 0.5) & (a.lc["status"].isin(["bracket", "baseline"]))]
+        for year in sorted(set(a.lc["year"])):
+            part = reach[reach["year"] == year]
+            text = (
+                ", ".join(f"{r.lever} {r.value_high}" for r in part.itertuples())
+                or "no lever alone"
+            )
+            lines.append(f"  least change alone, P >= 0.5, {year}: {text}")
+    return "\n".join(lines)
+
+
+def markdown(a: Analysis, figures: dict[str, str]) -> str:
+    d = a.design
+    n = len(d.plan)
+    out: list[str] = []
+    out.append("# Which policies would have hit the téléconsultation targets?\n")
+    out.append(
+        f"Experiment folder `{_rel(a.out)}`: {len(a.labels)} scenarios × {n} replicates, runs "
+        f"15 Sep 2018 → {d.end}, scale {d.scale or 'model default'} persons per patient agent, "
+        f"root seed {d.root_seed}. Replicate *r* pairs a parameter set with seed *r* derived from "
+        "the root seed (numpy `SeedSequence`); every scenario meets the same replicates, so "
+        "differences from the baseline are paired. Parameter sets: "
+        f"{d.params_note}. Targets from `{_rel(OBSERVED_CSV)}`. Model commit(s) of the runs: "
+        f"{', '.join(c[:12] for c in a.commits)}.\n"
+    )
+    if "single best parameter set" in d.params_note:
+        out.append(
+            "> **Note.** No calibration ensemble was available, so all replicates use one "
+            "parameter set: intervals and probabilities reflect the model's randomness only, "
+            "not the uncertainty about its parameters.\n"
+        )
+    out.append(
+        "Intervals on acts are the 5–95% range over replicates. A *hit share* is the share of "
+        "runs reaching the target; its bracket is a 90% Jeffreys interval for the probability "
+        f"given {n} runs.\n"
+    )
+
+    out.append("## The answer\n")
+    out.append(
+        _table(
+            [
+                "target",
+                "baseline hit share",
+                "baseline mean acts",
+                f"scenarios with hit share ≥ {HIT_SHARE}",
+            ],
+            answer_rows(a),
+        )
+        + "\n"
+    )
+
+    out.append("## Hit probability per scenario and target\n")
+    rows = []
+    for label in a.labels:
+        row = [f"`{label}`"]
+        for year in a.targets:
+            c = a.cell(label, year)
+            row.append(
+                f"{_p(c['p'])} [{_p(c['p_low'])}–{_p(c['p_high'])}]" if c and "p" in c else "–"
+            )
+        rows.append(row)
+    out.append(_table(["scenario", *[f"{y}: {t:,.0f}" for y, t in a.targets.items()]], rows) + "\n")
+
+    out.append("## Annual acts (mean [5–95%])\n")
+    rows = []
+    for label in a.labels:
+        row = [f"`{label}`"]
+        for year in YEARS:
+            c = a.cell(label, year)
+            row.append(f"{_fmt(c['mean'])} [{_fmt(c['low'])}–{_fmt(c['high'])}]" if c else "–")
+        rows.append(row)
+    out.append(_table(["scenario", *map(str, YEARS)], rows) + "\n")
+    out.append(f"![annual totals]({figures['annual']})\n")
+
+    base_rows = []
+    for year in YEARS:
+        c = a.cell("baseline", year)
+        if c:
+            base_rows.append(
+                [
+                    str(year),
+                    _fmt(c["mean"]),
+                    f"{_fmt(c['low'])}–{_fmt(c['high'])}",
+                    _fmt(a.targets.get(year)),
+                    f"{c['mean'] / a.targets[year]:.0%}" if year in a.targets else "–",
+                ]
+            )
+    out.append("## The baseline counterfactual (no COVID)\n")
+    out.append(_table(["year", "mean acts", "5–95%", "target", "mean / target"], base_rows) + "\n")
+
+    if not a.diffs.empty:
+        out.append("## Paired difference from the baseline (acts; mean [5–95%] of differences)\n")
+        rows = []
+        for label in a.labels:
+            if label == "baseline":
+                continue
+            row = [f"`{label}`"]
+            for year in YEARS:
+                d_ = a.diffs[(a.diffs["label"] == label) & (a.diffs["outcome"] == f"acts_{year}")]
+                if len(d_):
+                    r = d_.iloc[0]
+                    row.append(
+                        f"{r['mean']:+,.0f} [{r['low']:+,.0f}…{r['high']:+,.0f}] "
+                        f"(×{r['ratio_mean']:.2f})"
+                    )
+                else:
+                    row.append("–")
+            rows.append(row)
+        out.append(_table(["scenario", *map(str, YEARS)], rows) + "\n")
+
+    if "covid_2020" in a.labels:
+        out.append("## The March 2020 regime beside the baseline\n")
+        rows = []
+        for year in YEARS:
+            b, c = a.cell("baseline", year), a.cell("covid_2020", year)
+            if b and c:
+                rows.append(
+                    [
+                        str(year),
+                        f"{_fmt(b['mean'])} [{_fmt(b['low'])}–{_fmt(b['high'])}]",
+                        f"{_fmt(c['mean'])} [{_fmt(c['low'])}–{_fmt(c['high'])}]",
+                        _p(c.get("p")),
+                    ]
+                )
+        out.append(_table(["year", "baseline", "covid_2020", "covid_2020 hit share"], rows) + "\n")
+        out.append(f"![covid_2020 beside the baseline]({figures['covid']})\n")
+
+    out.append("## Weekly acts per scenario\n")
+    for key in sorted(k for k in figures if k.startswith("weekly")):
+        out.append(f"![{key}]({figures[key]})\n")
+
+    out.append("## Least change per lever (one lever at a time)\n")
+    if a.lc.empty:
+        out.append("Not computed (run `telesim experiment --least-change`).\n")
+    else:
+        r0 = a.lc.iloc[0]
+        out.append(
+            f"Each lever moved alone from its baseline towards its strongest setting; "
+            f"{int(r0['replicates'])} replicates per point (the experiment's first ones), "
+            "bisection in lockstep, then `scipy.optimize.brentq` on the interpolated response "
+            "inside the final bracket. *Reaches it at* is the evaluated setting known to reach "
+            "the target with at least that share of runs; *between* is the bracket still open "
+            "(more `--lc-rounds` narrow it); *estimate* interpolates within it.\n"
+        )
+        rows = []
+        for r in a.lc.itertuples():
+            if r.status == "unreachable":
+                answer = f"not reachable with this lever alone (up to {r.strongest_value})"
+                between = est = "–"
+            elif r.status == "baseline":
+                answer, between, est = "already at baseline", "–", "–"
+            elif r.status == "bracket":
+                answer = str(r.value_high)
+                between = f"{r.value_low} … {r.value_high}"
+                est = str(r.value_estimate)
+            else:
+                answer, between, est = "not evaluated", "–", "–"
+            flag = "" if r.monotone else " (non-monotone points)"
+            rows.append(
+                [
+                    f"`{r.lever}`",
+                    r.question,
+                    f"{r.year}",
+                    f"{r.level:.1f}",
+                    answer + flag,
+                    between,
+                    est,
+                ]
+            )
+        out.append(
+            _table(
+                [
+                    "lever",
+                    "least change sought",
+                    "target",
+                    "P ≥",
+                    "reaches it at",
+                    "between",
+                    "estimate",
+                ],
+                rows,
+            )
+            + "\n"
+        )
+
+    out.append("## Sensitivity of the 2019 total to the uncertainties\n")
+    if a.sa.empty:
+        out.append("Not computed (run `telesim experiment --sensitivity morris`).\n")
+    else:
+        info = a.sa_info
+        ranges = ", ".join(f"`{f['name']}` {f['low']:.3g}…{f['high']:.3g}" for f in info["factors"])
+        out.append(
+            f"Method: {info['method']} on {info['outcome']} ({info['runs']} runs to "
+            f"{info['end']}, one seed). Ranges: {info['ranges_from']}: {ranges}.\n"
+        )
+        if info["method"] == "morris":
+            rows = [
+                [
+                    f"`{r.factor}`",
+                    f"{r.mu_star:.3f} [{r.mu_star_low:.3f}–{r.mu_star_high:.3f}]",
+                    f"{r.mu:+.3f}",
+                    f"{r.sigma:.3f}",
+                ]
+                for r in a.sa.itertuples()
+            ]
+            out.append(_table(["uncertainty", "mu* [90%]", "mu", "sigma"], rows) + "\n")
+        else:
+            rows = [
+                [
+                    f"`{r.factor}`",
+                    f"{r.first_order:.3f} [{r.first_low:.3f}–{r.first_high:.3f}]",
+                    f"{r.total_order:.3f} [{r.total_low:.3f}–{r.total_high:.3f}]",
+                ]
+                for r in a.sa.itertuples()
+            ]
+            out.append(_table(["uncertainty", "first order [90%]", "total [90%]"], rows) + "\n")
+        out.append(f"![sensitivity]({figures['sensitivity']})\n")
+
+    out.append("## Adopting doctors and patients at year end (mean [5–95%])\n")
+    rows = []
+    for label in a.labels:
+        row = [f"`{label}`"]
+        for year in YEARS:
+            d_ = a.adopting[(a.adopting["label"] == label) & (a.adopting["year"] == year)]
+            p_ = a.patients[(a.patients["label"] == label) & (a.patients["year"] == year)]
+            row.append(
+                f"{_fmt(d_.iloc[0]['mean'])} [{_fmt(d_.iloc[0]['low'])}–{_fmt(d_.iloc[0]['high'])}]"
+                f" / {_fmt(p_.iloc[0]['mean'])}"
+                if len(d_) and len(p_)
+                else "–"
+            )
+        rows.append(row)
+    out.append(
+        "Adopting doctors [5–95%] / patients who ever teleconsulted (mean).\n\n"
+        + _table(["scenario", *map(str, YEARS)], rows)
+        + "\n"
+    )
+
+    out.append("## Acts by doctor type (share of the year's mean acts)\n")
+    rows = []
+    kinds = outcomes.DOCTOR_TYPES
+    for label in a.labels:
+        for year in YEARS:
+            part = a.types[(a.types["label"] == label) & (a.types["year"] == year)]
+            if part.empty:
+                continue
+            shares = {r.doctor_type: r.share for r in part.itertuples()}
+            rows.append(
+                [f"`{label}`", str(year), *[f"{shares.get(k, float('nan')):.0%}" for k in kinds]]
+            )
+    out.append(_table(["scenario", "year", *kinds], rows) + "\n")
+
+    if not a.regions.empty:
+        out.append("## Acts by region\n")
+        out.append(f"![regions]({figures['regions']})\n")
+        r = a.regions[(a.regions["label"] == "baseline") & (a.regions["year"] == 2019)]
+        if len(r):
+            mean = r.groupby("region")["acts"].mean().sort_values(ascending=False)
+            total = mean.sum()
+            rows = [[reg, _fmt(v), f"{v / total:.0%}"] for reg, v in mean.items()]
+            out.append("Baseline, 2019 (mean over replicates):\n\n")
+            out.append(_table(["region", "acts 2019", "share"], rows) + "\n")
+
+    out.append("## Scenarios\n")
+    rows = []
+    for label in a.labels:
+        sc = d.scenarios[label]
+        changed = ", ".join(f"`{k}` = {v}" for k, v in sc["changed_levers"].items()) or "–"
+        over = ", ".join(f"`{k}` = {v}" for k, v in sc["uncertainty_overrides"].items())
+        rows.append(
+            [
+                f"`{label}`",
+                sc["group"],
+                changed + (f"; overrides {over}" if over else ""),
+                sc["description"],
+            ]
+        )
+    out.append(
+        _table(["scenario", "group", "levers changed from the baseline", "description"], rows)
+        + "\n"
+    )
+
+    out.append("## Reproduce\n")
+    out.append(
+        "```sh\n"
+        f"telesim experiment --replicates {n} --out {_rel(a.out)} --least-change "
+        f"--sensitivity {a.sa_info.get('method', 'morris')}\n"
+        f"telesim report --experiment {_rel(a.out)}\n"
+        "```\n\nRe-running skips the runs already on disk; the report is recomputed from them. "
+        "Tables behind this report are in `tables/` (CSV).\n"
+    )
+    return "\n".join(out)
+
+
+def write_report(out: str | Path = DEFAULT_OUT, report_dir: str | Path = DEFAULT_REPORT) -> Path:
+    """Compute the analysis from ``out`` and write ``report_dir`` atomically; print the answer."""
+    a = Analysis(out)
+    observed = _observed()
+    report_dir = Path(report_dir)
+    with atomic_dir(report_dir) as tmp:
+        figs: dict[str, str] = {}
+
+        def save(fig, name: str) -> None:
+            atomic_savefig(fig, tmp / "figures" / f"{name}.png", dpi=100)
+            figs[name] = f"figures/{name}.png"
+
+        save(annual_figure(a), "annual")
+        groups = {
+            "weekly_1_singles": [
+                lab
+                for lab in a.labels
+                if a.design.scenarios[lab]["group"] in ("baseline", "single")
+            ],
+            "weekly_2_combinations": [
+                lab
+                for lab in a.labels
+                if a.design.scenarios[lab]["group"] not in ("baseline", "single")
+            ],
+        }
+        for name, labels in groups.items():
+            if labels:
+                save(weekly_figure(a, labels, name.split("_", 2)[-1], observed), name)
+        if "covid_2020" in a.labels and "baseline" in a.labels:
+            save(covid_figure(a, observed), "covid")
+        if not a.sa.empty:
+            save(sensitivity_figure(a), "sensitivity")
+        if not a.regions.empty:
+            save(region_figure(a), "regions")
+        tables = {
+            "runs.csv": a.summary,
+            "annual.csv": a.annual,
+            "paired_differences.csv": a.diffs,
+            "doctor_types.csv": a.types,
+            "adopting_doctors.csv": a.adopting,
+            "regions.csv": a.regions,
+            "least_change.csv": a.lc,
+            "sensitivity.csv": a.sa,
+        }
+        for name, frame in tables.items():
+            atomic_write_text(tmp / "tables" / name, frame.to_csv(index=False, float_format="%.6g"))
+        atomic_write_text(tmp / "report.md", markdown(a, figs))
+    print(answer_text(a))
+    print(f"report: {_rel(report_dir / 'report.md')}")
+    return report_dir / "report.md"

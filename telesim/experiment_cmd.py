@@ -1,0 +1,203 @@
+"""``telesim experiment``: scenarios × replicates (and optionally least change and sensitivity).
+
+    telesim experiment [NAME|FILE ...] [--replicates R] [--workers N] [--out DIR]
+                       [--least-change] [--sensitivity {morris,sobol}] [--report]
+
+Every run is saved under ``DIR/runs/`` as it finishes; running the same command again skips what is
+on disk, so an interrupted experiment resumes. See ``experiments/runner.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+#: Defaults sized so that ``make run`` (scenarios, least change, Morris, report) stays within
+#: 10 minutes on a 2-core machine; raise them for a study.
+DEFAULT_REPLICATES = 5
+DEFAULT_LC_ROUNDS = 2
+DEFAULT_MORRIS_TRAJECTORIES = 3
+DEFAULT_SOBOL_N = 32
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    from telesim.execution import add_executor_arguments
+
+    p = subparsers.add_parser(
+        "experiment",
+        help="run scenarios x replicates (resumable), optionally least change and sensitivity",
+        description="Run each scenario (a name in experiments/scenarios/ or a .toml file; "
+        "default: the standard set) for R replicates. Replicate r pairs a parameter set drawn "
+        "from the calibration ensemble with a seed derived from --root-seed, the same in every "
+        "scenario. Runs already in --out are skipped (resume).",
+    )
+    p.add_argument("scenarios", nargs="*", metavar="NAME|FILE", help="scenarios (default: all)")
+    p.add_argument(
+        "--replicates",
+        type=_positive,
+        default=DEFAULT_REPLICATES,
+        help=f"replicates per scenario (default {DEFAULT_REPLICATES})",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="experiment folder (default results/experiments)",
+    )
+    p.add_argument(
+        "--root-seed", type=_nonneg, default=None, help="root seed of the replicates' seeds"
+    )
+    p.add_argument("--end", default="2021-12-31", help="last simulated day (default 2021-12-31)")
+    p.add_argument(
+        "--scale", type=_positive, default=None, help="persons per patient agent (model default)"
+    )
+    p.add_argument(
+        "--ensemble",
+        default="ensemble",
+        metavar="ensemble|best|FILE.csv",
+        help="parameter sets: the calibration ensemble (default; the best set if there is none), "
+        "the best set only, or an ensemble CSV",
+    )
+    p.add_argument(
+        "--least-change",
+        action="store_true",
+        help="also search each lever's least change that hits each target",
+    )
+    p.add_argument(
+        "--lc-levers", nargs="+", default=None, metavar="LEVER", help="levers to search (all)"
+    )
+    p.add_argument(
+        "--lc-replicates",
+        type=_positive,
+        default=None,
+        help="replicates per least-change point (default: --replicates)",
+    )
+    p.add_argument(
+        "--lc-rounds",
+        type=_nonneg,
+        default=DEFAULT_LC_ROUNDS,
+        help=f"bisection rounds after the end points (default {DEFAULT_LC_ROUNDS})",
+    )
+    p.add_argument(
+        "--sensitivity",
+        choices=["morris", "sobol", "none"],
+        default="none",
+        help="sensitivity of the 2019 total to the uncertainties (default none)",
+    )
+    p.add_argument(
+        "--morris-trajectories",
+        type=_positive,
+        default=DEFAULT_MORRIS_TRAJECTORIES,
+        help=f"Morris trajectories (default {DEFAULT_MORRIS_TRAJECTORIES})",
+    )
+    p.add_argument(
+        "--sobol-n",
+        type=_positive,
+        default=DEFAULT_SOBOL_N,
+        help=f"Sobol base sample size, a power of 2 (default {DEFAULT_SOBOL_N})",
+    )
+    p.add_argument("--report", action="store_true", help="write the report when done")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_executor_arguments(p)
+    return p
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _nonneg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def run(args) -> int:
+    from experiments import least_change, runner, sensitivity
+    from experiments.scenarios import load_scenario, standard_scenarios
+    from telesim.execution import executor_from_args
+
+    t0 = time.perf_counter()
+    out = args.out or runner.DEFAULT_OUT
+    root_seed = runner.DEFAULT_ROOT_SEED if args.root_seed is None else args.root_seed
+    # Validate everything before the first run: a bad scenario file stops here, nothing written.
+    scenarios = [load_scenario(n) for n in args.scenarios] or standard_scenarios()
+    if args.least_change and "baseline" not in {s.name for s in scenarios}:
+        scenarios.insert(0, load_scenario("baseline"))
+    if args.lc_levers:
+        least_change.lever_paths(args.lc_levers)
+    from model.calendar import parse_end
+
+    try:
+        end = parse_end(args.end).isoformat()
+    except ValueError as exc:
+        raise ValueError(f"--end: {exc}") from None
+    progress = not args.no_progress
+    executor = executor_from_args(args)
+    try:
+        design, stats = runner.run_experiment(
+            scenarios,
+            replicates=args.replicates,
+            out=out,
+            executor=executor,
+            root_seed=root_seed,
+            end=end,
+            scale=args.scale,
+            params=args.ensemble,
+            progress="scenarios" if progress else False,
+        )
+        print(
+            f"scenarios: {len(scenarios)} x {args.replicates} replicates = {stats.total} runs "
+            f"({stats.computed} computed, {stats.skipped} already on disk) in "
+            f"{stats.seconds:.0f} s; parameter sets: {design.params_note}",
+            file=sys.stderr,
+        )
+        if args.least_change:
+            t1 = time.perf_counter()
+            least_change.run_least_change(
+                out,
+                levers=args.lc_levers,
+                replicates=args.lc_replicates or args.replicates,
+                rounds=args.lc_rounds,
+                executor=executor,
+                progress=progress,
+            )
+            print(f"least change: {time.perf_counter() - t1:.0f} s", file=sys.stderr)
+        if args.sensitivity != "none":
+            t1 = time.perf_counter()
+            record = sensitivity.run_sensitivity(
+                out,
+                method=args.sensitivity,
+                trajectories=args.morris_trajectories,
+                n=args.sobol_n,
+                params=args.ensemble,
+                root_seed=root_seed,
+                scale=args.scale,
+                executor=executor,
+                progress=progress,
+            )
+            print(
+                f"sensitivity ({args.sensitivity}): {len(record['runs'])} runs to 2019-12-31 in "
+                f"{time.perf_counter() - t1:.0f} s",
+                file=sys.stderr,
+            )
+    finally:
+        executor.close()
+    print(f"experiment folder: {out} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    if args.report:
+        from experiments import report
+
+        report.write_report(out)
+    return 0
