@@ -36,29 +36,17 @@ from .population import (
 )
 
 PLATFORMS = ("doctolib", "other")
-
-
-def prefix_below(values: np.ndarray, start: np.ndarray, count: np.ndarray, threshold) -> np.ndarray:
-    """For sorted segments ``values[start:start+count]``, how many entries are below ``threshold``.
-
-    A vectorised binary search over all segments at once (about log2(max count) passes).
-    """
-    lo = np.zeros(count.size, dtype=np.int64)
-    hi = count.astype(np.int64).copy()
-    threshold = np.broadcast_to(threshold, count.shape)
-    active = lo < hi
-    while active.any():
-        mid = (lo + hi) // 2
-        probe = values[np.where(active, start + mid, 0)]
-        right = active & (probe < threshold)
-        left = active & ~right
-        lo[right] = mid[right] + 1
-        hi[left] = mid[left]
-        active = lo < hi
-    return lo
-
-
 DT = 1.0 / WEEKS_PER_YEAR
+
+
+def aware_prefix(key, docs, start, count, threshold) -> np.ndarray:
+    """How many ties of each doctor in ``docs`` have an awareness threshold below ``threshold``.
+
+    ``key`` holds doctor index + threshold, sorted along the array with each doctor's ties in
+    one slice, so a single vectorised search answers for every doctor at once.
+    """
+    pos = np.searchsorted(key, docs + np.asarray(threshold, dtype=np.float64), side="left")
+    return np.clip(pos - start[docs], 0, count[docs])
 
 
 def _rank_within(keys: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -168,7 +156,7 @@ class TeleModel(mesa.Model):
         self._cell = doctors.region.astype(np.int64) * len(DOCTOR_TYPES) + doctors.kind
         self._n_cells = inputs.n_regions * len(DOCTOR_TYPES)
         self._adopted_cell = np.zeros(self._n_cells, dtype=np.int64)
-        self._adopters: list[np.ndarray] = []
+        self._adopters = np.zeros(0, dtype=np.int64)  # sorted: cache-friendly lookups
         self._capacity = np.ceil(uncertainties.max_video_share * doctors.volume)
         self._repeat = RepeatUsers()
         # run-time patient state: persons of each agent who have ever teleconsulted
@@ -274,12 +262,12 @@ class TeleModel(mesa.Model):
         self.adopted[new] = True
         self.adopted_week[new] = k
         self._adopted_cell += np.bincount(self._cell[new], minlength=self._n_cells)
-        self._adopters.append(new)
+        self._adopters = np.union1d(self._adopters, new)
 
     # --- patients -----------------------------------------------------------------------------
     def _usage(self, k: int, pol: WeekPolicy) -> None:
         """Needs on adopting doctors' lists become acts: first uses, then repeat uses."""
-        if not pol.reimbursed or not self._adopters:
+        if not pol.reimbursed or self._adopters.size == 0:
             return
         rng = stream(self.seed, STREAM_USAGE, k)
         copay = 1.0 - pol.coverage
@@ -325,8 +313,11 @@ class TeleModel(mesa.Model):
 
         # First uses make new users (a cohort has only ``scale`` persons); each new user can
         # come back, with the doctor of their first teleconsultation.
-        real = self.users[fpat].astype(np.int64) + _rank_within(fpat) < s
         cohorts, firsts = np.unique(fpat, return_counts=True)
+        if np.any(self.users[cohorts].astype(np.int64) + firsts > s):  # a cohort runs out
+            real = self.users[fpat].astype(np.int64) + _rank_within(fpat) < s
+        else:
+            real = np.ones(fpat.size, dtype=bool)
         after = np.minimum(self.users[cohorts].astype(np.int64) + firsts, s)
         gained = after - self.users[cohorts]
         self.users[cohorts] = after
@@ -375,7 +366,7 @@ class TeleModel(mesa.Model):
         pop, unc = self.pop, self.unc
         d, p, links = pop.doctors, pop.patients, pop.links
         s = pop.scale
-        adopters = np.concatenate(self._adopters)
+        adopters = self._adopters
         empty = (np.zeros(0, np.int64),) * 3
         self._first_ties = (np.zeros(0, bool), np.zeros(0, bool))
 
@@ -387,8 +378,8 @@ class TeleModel(mesa.Model):
         aware = rules.awareness_probability(
             exposure[d.region[adopters]], years, unc.awareness_doctor
         )
-        n_pri = prefix_below(p.aware_u, d.pri_start[adopters], d.pri_count[adopters], aware)
-        n_sec = prefix_below(links.aware_u, d.sec_start[adopters], d.sec_count[adopters], aware)
+        n_pri = aware_prefix(p.aware_key, adopters, d.pri_start, d.pri_count, aware)
+        n_sec = aware_prefix(links.aware_key, adopters, d.sec_start, d.sec_count, aware)
 
         # 2. Needs of aware persons, drawn at an upper bound of the rest of the conversion
         #    probability and thinned below (exact Poisson thinning): the cost grows with likely
@@ -401,28 +392,33 @@ class TeleModel(mesa.Model):
         n1, n2 = int(k_pri.sum()), int(k_sec.sum())
         if n1 + n2 == 0:
             return empty
-        doc = np.repeat(adopters, k_pri + k_sec)  # per adopter: its MT needs, then link needs
-        u_pos = rng.random(n1 + n2, dtype=np.float32)
-        u_take = rng.random(n1 + n2, dtype=np.float32)
-        is_pri = np.repeat(
-            np.tile([True, False], adopters.size), np.stack([k_pri, k_sec], 1).ravel()
-        )
-        room = np.where(is_pri, np.repeat(n_pri, k_pri + k_sec), np.repeat(n_sec, k_pri + k_sec))
-        offset = (u_pos * room).astype(np.int64)
-        tie = np.where(is_pri, d.pri_start[doc], d.sec_start[doc]) + offset
-        link = np.where(is_pri, 0, tie)
-        pat = np.where(is_pri, tie, links.patient[link])
+        # MT-list needs (the list is a slice of patients) and link needs, drawn separately
+        doc_p = np.repeat(adopters, k_pri)
+        pat_p = d.pri_start[doc_p] + (
+            rng.random(n1, dtype=np.float32) * np.repeat(n_pri, k_pri)
+        ).astype(np.int64)
+        doc_s = np.repeat(adopters, k_sec)
+        link_s = d.sec_start[doc_s] + (
+            rng.random(n2, dtype=np.float32) * np.repeat(n_sec, k_sec)
+        ).astype(np.int64)
+        pat_s = links.patient[link_s]
 
         # 3. Age: needs arise in proportion to the age band's consultation rate (thinning).
+        u_p = rng.random(n1, dtype=np.float32)
+        u_s = rng.random(n2, dtype=np.float32)
+        need_ratio = pop.age_need / age_max
+        keep_p = np.flatnonzero(u_p < need_ratio[p.age[pat_p]])
+        keep_s = np.flatnonzero(u_s < need_ratio[p.age[pat_s]])
+        link = link_s[keep_s]
+        doc = np.concatenate([doc_p[keep_p], doc_s[keep_s]])
+        pat = np.concatenate([pat_p[keep_p], pat_s[keep_s]])
+        known = np.concatenate([p.known_mt[pat_p[keep_p]], links.known[link]])
+        pathway = np.concatenate([np.ones(keep_p.size, bool), links.pathway[link]])
+        u_take = np.concatenate([u_p[keep_p], u_s[keep_s]])
         age = p.age[pat]
-        ratio = pop.age_need[age] / age_max
-        sel = np.flatnonzero(u_take < ratio)
-        doc, pat, age, is_pri, link = doc[sel], pat[sel], age[sel], is_pri[sel], link[sel]
-        u_take, ratio = u_take[sel], ratio[sel]
+        ratio = need_ratio[age]
 
         # 4. Eligibility (rules and their exceptions) and capability: all-or-nothing per tie.
-        known = np.where(is_pri, p.known_mt[pat], links.known[link])
-        pathway = is_pri | links.pathway[link]
         desert = p.desert[pat]
         ok = self._eligible(pol, pat, known, pathway, desert)
         ok &= p.capable_u[pat] < rules.capability_threshold(

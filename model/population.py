@@ -79,7 +79,7 @@ class Patients:
     under16: np.ndarray  # bool (exception to both rules)
     desert: np.ndarray  # bool, lives in an under-served area
     desert_u: np.ndarray  # float32 threshold for the under-served waiver lever
-    aware_u: np.ndarray  # float32 awareness threshold, sorted within each MT list
+    aware_key: np.ndarray  # float64 MT doctor index + awareness threshold (sorted in each list)
     capable_u: np.ndarray  # float32 digital-capability threshold
 
     @property
@@ -92,7 +92,7 @@ class Links:
     """Doctor–patient ties other than the MT list, grouped by doctor."""
 
     patient: np.ndarray  # int32 or int64 patient index
-    aware_u: np.ndarray  # float32 awareness threshold of the tie, sorted within each doctor
+    aware_key: np.ndarray  # float64 doctor index + awareness threshold of the tie (sorted)
     known: np.ndarray  # bool, seen in person by this doctor in the last 12 months
     pathway: np.ndarray  # bool, inside the coordinated pathway (referred, or direct access)
 
@@ -211,7 +211,7 @@ def _build(inputs: Inputs, scale: int, seed: int) -> Population:
     idx_t = np.int32 if npat < 2**31 - 1 else np.int64
 
     p_age = np.empty(npat, dtype=np.int8)
-    aware_u = np.empty(npat, dtype=np.float32)
+    aware_key = np.empty(npat, dtype=np.float64)
     has_mt = np.zeros(npat, dtype=bool)
     pri_start = np.zeros(nd, dtype=np.int64)
     pri_count = np.zeros(nd, dtype=np.int64)
@@ -234,8 +234,11 @@ def _build(inputs: Inputs, scale: int, seed: int) -> Population:
         sizes = _split_sizes(rp, n_mt, np.ones(mt_docs.size))
         pri_count[mt_docs] = sizes
         pri_start[mt_docs] = lo + np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        aware_u[lo : lo + n_mt] = sorted_uniform_segments(rp, sizes)
-        aware_u[lo + n_mt : hi] = rp.random(n - n_mt, dtype=np.float32)
+        # The key (doctor index + threshold) is sorted along the whole patient array, so the
+        # aware prefix of every list is found by one searchsorted; patients without an MT get a
+        # key that sits between this region's lists and the next region's.
+        aware_key[lo : lo + n_mt] = np.repeat(mt_docs, sizes) + sorted_uniform_segments(rp, sizes)
+        aware_key[lo + n_mt : hi] = (mt_docs[-1] + 1) if mt_docs.size else doc_first[r]
 
         # links, built in doctor order so each doctor's links are contiguous
         hc_docs = docs[kind[docs] == HEALTH_CENTRE]
@@ -280,7 +283,7 @@ def _build(inputs: Inputs, scale: int, seed: int) -> Population:
     sec_start = np.concatenate([[0], np.cumsum(sec_count)[:-1]]).astype(np.int64)
     links = Links(
         patient=np.concatenate(link_pat).astype(idx_t),
-        aware_u=sorted_uniform_segments(rp, sec_count),
+        aware_key=np.repeat(np.arange(nd), sec_count) + sorted_uniform_segments(rp, sec_count),
         known=np.concatenate(link_known),
         pathway=np.concatenate(link_path),
     )
@@ -297,7 +300,7 @@ def _build(inputs: Inputs, scale: int, seed: int) -> Population:
         under16=under16,
         desert=desert,
         desert_u=rp.random(npat, dtype=np.float32),
-        aware_u=aware_u,
+        aware_key=aware_key,
         capable_u=rp.random(npat, dtype=np.float32),
     )
 
