@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 # The main job: change MAIN_JOB (or override on the command line: make run MAIN_JOB="...").
-MAIN_JOB ?= $(BIN)/telesim run --scenario baseline --seed 1 --end 2021-12-31 --out results/runs/baseline
+MAIN_JOB ?= $(BIN)/telesim experiment --exclude covid_2020 --replicates 4 --workers 2 --least-change --lc-rounds 1 --sensitivity morris --morris-trajectories 2 --report
 PYTEST_ARGS ?=
 
 .PHONY: run test bench lint format clean setup

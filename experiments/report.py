@@ -20,6 +20,7 @@ from telesim.atomic import atomic_dir, atomic_savefig, atomic_write_text
 
 from . import least_change, outcomes, sensitivity
 from .runner import DEFAULT_OUT, ROOT, ExperimentError, read_design
+from .scenarios import GROUPS
 from .targets import OBSERVED_CSV, load_targets
 
 DEFAULT_REPORT = ROOT / "results" / "report"
@@ -49,6 +50,13 @@ def _rel(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
+def _order(name: str, record: dict[str, Any]) -> tuple:
+    """Baseline first, then single levers, combinations, stress tests, custom; by name."""
+    group = record.get("group", "custom")
+    rank = GROUPS.index(group) if group in GROUPS else len(GROUPS)
+    return (rank, name != "baseline", name)
+
+
 class Analysis:
     """Everything the report shows, computed once from the experiment folder."""
 
@@ -59,7 +67,7 @@ class Analysis:
             raise ExperimentError(f"{self.out}: no experiment.json; run `telesim experiment` first")
         self.design = design
         self.targets = load_targets()
-        self.labels = list(design.scenarios)
+        self.labels = sorted(design.scenarios, key=lambda n: _order(n, design.scenarios[n]))
         self.summary = outcomes.summary_table(self.out, design.plan, self.labels)
         if self.summary.empty:
             raise ExperimentError(f"{self.out}: no finished runs of the experiment's scenarios")
@@ -69,9 +77,7 @@ class Analysis:
         self.types = outcomes.type_table(self.summary)
         self.adopting = outcomes.stock_table(self.summary, "adopting_doctors")
         self.patients = outcomes.stock_table(self.summary, "patients_ever")
-        region_labels = [
-            lab for lab in ("baseline", "all_levers", "covid_2020") if lab in self.labels
-        ]
+        region_labels = [lab for lab in ("baseline", "all_levers") if lab in self.labels]
         self.regions = outcomes.region_table(self.out, design.plan, region_labels)
         self.lc = least_change.analyse(self.out)
         self.sa, self.sa_info = sensitivity.analyse(self.out)
@@ -120,6 +126,7 @@ def _draw_observed(ax, observed, stop) -> None:
 
 def weekly_figure(a: Analysis, labels: list[str], title: str, observed):
     """Small multiples: each scenario's weekly acts (mean, 5-95% band) over the baseline's."""
+    from matplotlib.dates import DateFormatter, YearLocator
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
@@ -137,7 +144,7 @@ def weekly_figure(a: Analysis, labels: list[str], title: str, observed):
         ax.plot(band["week_start"], band["mean"], color="tab:blue", lw=1.5, label=label)
         _draw_observed(ax, observed, stop)
         for year, target in a.targets.items():
-            if pd.Timestamp(year, 1, 1) <= stop:
+            if pd.Timestamp(year, 12, 31) <= stop:
                 ax.hlines(
                     target / 52.18,
                     pd.Timestamp(year, 1, 1),
@@ -151,6 +158,8 @@ def weekly_figure(a: Analysis, labels: list[str], title: str, observed):
         ax.set_title(f"{label} (n={int(band['n'].iloc[0]) if len(band) else 0})", fontsize=9)
         ax.grid(True, alpha=0.3)
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.xaxis.set_major_locator(YearLocator())
+        ax.xaxis.set_major_formatter(DateFormatter("%Y"))
     for ax in axes[len(labels) :]:
         ax.set_visible(False)
     fig.suptitle(
@@ -188,7 +197,7 @@ def covid_figure(a: Analysis, observed):
 def annual_figure(a: Analysis):
     """Annual totals per scenario (mean, 5-95%) against the targets, one panel per year."""
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     years = [y for y in YEARS if y in set(a.annual["year"])]
     fig = Figure(figsize=(13, 0.32 * len(a.labels) + 1.6), layout="constrained")
@@ -215,6 +224,7 @@ def annual_figure(a: Analysis):
             ax.set_title(f"{year} (target {a.targets[year]:,.0f})", fontsize=10)
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e6:g}M"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, alpha=0.3)
     axes[0].set_yticks(ypos, a.labels, fontsize=8)
     fig.suptitle(
@@ -302,7 +312,10 @@ def region_figure(a: Analysis, year: int = 2019):
 def answer_rows(a: Analysis) -> list[list[str]]:
     """Per target: the baseline's hit share and the scenarios that hit it."""
     rows = []
+    covered = set(a.annual["year"]) if len(a.annual) else set()
     for year, target in a.targets.items():
+        if year not in covered:
+            continue
         base = a.cell("baseline", year)
         hits = a.hits(year)
         text = ", ".join(f"{lab} {c['p']:.2f}" for lab, c in hits) or "none"

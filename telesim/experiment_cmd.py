@@ -35,6 +35,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("scenarios", nargs="*", metavar="NAME|FILE", help="scenarios (default: all)")
     p.add_argument(
+        "--exclude",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="scenarios to leave out of the standard set (e.g. covid_2020, the slowest)",
+    )
+    p.add_argument(
         "--replicates",
         type=_positive,
         default=DEFAULT_REPLICATES,
@@ -134,6 +141,10 @@ def run(args) -> int:
     root_seed = runner.DEFAULT_ROOT_SEED if args.root_seed is None else args.root_seed
     # Validate everything before the first run: a bad scenario file stops here, nothing written.
     scenarios = [load_scenario(n) for n in args.scenarios] or standard_scenarios()
+    unknown = sorted(set(args.exclude) - {s.name for s in scenarios})
+    if unknown:
+        raise ValueError(f"--exclude: {unknown} not among the scenarios to run")
+    scenarios = [s for s in scenarios if s.name not in set(args.exclude)]
     if args.least_change and "baseline" not in {s.name for s in scenarios}:
         scenarios.insert(0, load_scenario("baseline"))
     if args.lc_levers:
