@@ -170,6 +170,7 @@ def test_lifting_the_known_patient_rule_changes_the_2019_total(server):
                 "seconds_from_run_click_to_updated_chart": round(seconds, 2),
                 "total_2019_before": before,
                 "total_2019_after": after,
+                "page_timing_note": page.locator(".telesim-last-run").inner_text(),
                 "chart_sizes": sizes,
             }
             (OUT / "browser_test.json").write_text(json.dumps(record, indent=2) + "\n")
