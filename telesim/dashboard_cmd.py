@@ -2,9 +2,11 @@
 
     telesim dashboard [--port 8765] [--host 127.0.0.1]
 
-It runs ``solara run model.app --production`` from the repository root and serves until
-interrupted (Ctrl-C). The page is bound to the local machine by default: anyone who can reach the
-port can run the model on this machine.
+It runs ``solara run model.app --production`` from the repository root (with solara's telemetry
+off unless ``SOLARA_TELEMETRY_MIXPANEL_ENABLE`` is set) and serves until interrupted (Ctrl-C).
+The page's JavaScript and CSS come from the ``solara-assets`` package, so no CDN is needed. The
+page is bound to the local machine by default: anyone who can reach the port can run the model on
+this machine.
 """
 
 from __future__ import annotations
@@ -91,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         )
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    # a local tool: no usage statistics sent to solara's telemetry service (the user may opt in)
+    env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "false")
     url_host = f"[{host}]" if ":" in host else host
     print(
         f"telesim dashboard: serving the what-if page at http://{url_host}:{args.port}/ "
