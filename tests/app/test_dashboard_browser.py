@@ -39,7 +39,7 @@ CHROMIUM_ARGS = [
 CHARTS = ("weekly", "cumulative", "doctors", "types", "regions")
 SERVER_START_S = 120
 PAGE_TIMEOUT_MS = 60_000
-RUN_TIMEOUT_MS = 60_000
+RUN_TIMEOUT_MS = 120_000
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).is_file(),
@@ -134,7 +134,7 @@ def test_lifting_the_known_patient_rule_changes_the_2019_total(server):
 
             # lift the 12-month known-patient rule (from the start: its last day is 15 Sep 2018)
             page.get_by_text("Lift the 12-month known-patient rule").click()
-            page.get_by_text("known_patient_rule_until = 2018-09-15").wait_for(timeout=10_000)
+            page.get_by_text("known_patient_rule_until = 2018-09-15").wait_for(timeout=30_000)
             weekly_src = page.locator(".chart-weekly img").get_attribute("src")
 
             run = page.locator(".telesim-run")
