@@ -399,6 +399,12 @@ def _responses(
     return table
 
 
+def uses_sets(out: str | Path, param_ids: set[str]) -> bool:
+    """Whether the search on disk used only these parameter sets (else it is stale)."""
+    record = _record(Path(out))
+    return bool(record) and {rep["param_id"] for rep in record["plan"]} <= param_ids
+
+
 def analyse(out: str | Path) -> pd.DataFrame:
     """The least-change table recomputed from ``least_change.json`` and the runs on disk.
 

@@ -80,6 +80,8 @@ class Analysis:
         region_labels = [lab for lab in ("baseline", "all_levers") if lab in self.labels]
         self.regions = outcomes.region_table(self.out, design.plan, region_labels)
         self.lc = least_change.analyse(self.out)
+        if len(self.lc) and not least_change.uses_sets(self.out, set(design.param_sets)):
+            self.lc = pd.DataFrame()  # searched with parameter sets the experiment replaced
         self.sa, self.sa_info = sensitivity.analyse(self.out)
         self.commits = sorted(
             {

@@ -23,6 +23,7 @@ import json
 import math
 import platform
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -186,7 +187,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     """Run the model for one spec and return its frames (top level, so it pickles)."""
     from model import Levers, Uncertainties, simulate
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     frames = simulate(
         uncertainties=Uncertainties.from_dict(spec.uncertainties),
         levers=Levers.from_dict(spec.levers),
@@ -198,6 +199,8 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     return {
         "frames": {k: frames[k] for k in spec.tables},
         "wall_s": round(time.perf_counter() - t0, 3),
+        # CPU seconds: what the run costs on an idle core, whatever else the machine is doing
+        "cpu_s": round(time.process_time() - c0, 3),
     }
 
 
@@ -280,6 +283,7 @@ def save_run(out: str | Path, spec: RunSpec, result: dict[str, Any]) -> Path:
             **spec.settings(),
             "tables": list(result["frames"]),
             "wall_s": result.get("wall_s"),
+            "cpu_s": result.get("cpu_s"),
             "saved_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             **environment(),
         }
@@ -440,10 +444,15 @@ def merge_design(out: str | Path, new: Design) -> Design:
                 f"{getattr(old, name)!r}, not {getattr(new, name)!r}; use another --out"
             )
     if set(old.param_sets) != set(new.param_sets):
-        raise ExperimentError(
-            f"{Path(out) / DESIGN_FILE}: this folder was run with other parameter sets "
-            "(the calibration ensemble changed?); use another --out"
+        # The calibration changed: start a new design in the same folder. Runs of the old
+        # parameter sets stay on disk under their own ids but are no longer read.
+        print(
+            f"note: the parameter sets differ from those of {Path(out) / DESIGN_FILE} (the "
+            "calibration changed?); the experiment restarts with the new ones, and runs of the "
+            "old ones stay on disk unused",
+            file=sys.stderr,
         )
+        return new
     scenarios = dict(old.scenarios)
     for name, sc in new.scenarios.items():
         if name in scenarios and _canonical(scenarios[name]) != _canonical(sc):
