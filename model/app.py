@@ -865,8 +865,9 @@ def SettingsPanel():
             classes=["telesim-running"],
             style={"font-size": "13px", "color": "#1976d2", "min-height": "18px"},
         )
+        failed = run_to_end.error and not run_to_end.pending
         solara.Text(
-            settings_error.value,
+            settings_error.value or (f"run failed: {run_to_end.exception}" if failed else ""),
             classes=["telesim-settings-error"],
             style={"color": "#b00020", "font-size": "13px"},
         )
