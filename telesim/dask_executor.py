@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -38,6 +39,8 @@ from tqdm import tqdm
 DEFAULT_TIMEOUT = 10.0
 #: Times a task that raised is re-run before its error reaches the caller.
 DEFAULT_RETRIES = 2
+#: Seconds a cluster may have no worker at all, while tasks wait, before giving up.
+DEFAULT_WORKER_GRACE = 120.0
 #: Default port of ``dask scheduler``.
 DEFAULT_PORT = 8786
 
@@ -47,6 +50,10 @@ class SchedulerUnreachableError(ConnectionError, ValueError):
 
     A ``ValueError`` too, so the ``telesim`` command reports it as one line (exit status 2).
     """
+
+
+class NoWorkersError(SchedulerUnreachableError):
+    """Every worker left the cluster while tasks were waiting."""
 
 
 def normalize_address(address: str) -> str:
@@ -173,7 +180,8 @@ class DaskExecutor:
     ``retries``: re-runs of a task that raised. ``progress``: a tqdm bar in :meth:`as_completed`
     (``None``: only when stderr is a terminal). ``check_code``: refuse workers whose model code,
     data, calibration or numerical packages differ from this process's (:func:`code_fingerprint`),
-    since their runs would not be identical.
+    since their runs would not be identical. ``worker_grace``: seconds the cluster may have no
+    worker at all while tasks wait before :class:`NoWorkersError` (rather than waiting forever).
     """
 
     def __init__(
@@ -186,6 +194,7 @@ class DaskExecutor:
         progress: bool | None = None,
         desc: str = "runs",
         check_code: bool = True,
+        worker_grace: float = DEFAULT_WORKER_GRACE,
     ):
         if scheduler and dask_workers:
             raise ValueError(
@@ -200,6 +209,7 @@ class DaskExecutor:
         self.retries = retries
         self.progress = progress
         self.desc = desc
+        self.worker_grace = float(worker_grace)
         self._cluster = None
         if scheduler:
             self.address = normalize_address(scheduler)
@@ -295,14 +305,16 @@ class DaskExecutor:
         """``[fn(item) for item in items]``, computed on the cluster, in the order of ``items``."""
         items = list(items)
         futures, indices = self._submit(fn, items)
-        try:
-            results = self._client.gather(futures)
-        finally:
-            self._release(futures)
         out: list[Any] = [None] * len(items)
-        for future, result in zip(futures, results, strict=True):
-            for i in indices[future.key]:
-                out[i] = result
+        finished = False
+        try:
+            for future in self._completed(futures):
+                result = future.result()
+                for i in indices[future.key]:
+                    out[i] = result
+            finished = True
+        finally:
+            self._release(futures, cancel=not finished)
         return out
 
     def as_completed(
@@ -325,7 +337,7 @@ class DaskExecutor:
             leave=False,
         )
         try:
-            for future in distributed.as_completed(futures, loop=self._client.loop):
+            for future in self._completed(futures):
                 result = future.result()
                 pending.discard(future)
                 future.release()
@@ -336,6 +348,39 @@ class DaskExecutor:
             bar.close()
             if pending:
                 self._release(list(pending), cancel=True)
+
+    def _completed(self, futures: list[Any]) -> Iterator[Any]:
+        """Yield each future once it has finished; raise :class:`NoWorkersError` if the cluster
+        has had no worker for ``worker_grace`` seconds while tasks wait (instead of hanging)."""
+        done = distributed.as_completed(futures, loop=self._client.loop)
+        condition = getattr(done, "thread_condition", None)
+        idle_since: float | None = None
+        next_check = time.monotonic() + 1.0
+        while not done.is_empty():
+            if done.has_ready():
+                idle_since = None
+                yield from done.next_batch(block=False)
+                continue
+            if condition is not None:
+                with condition:
+                    condition.wait(timeout=0.1)
+            else:  # pragma: no cover - other versions of distributed
+                time.sleep(0.05)
+            now = time.monotonic()
+            if now < next_check:
+                continue
+            next_check = now + 1.0
+            if self._client.nthreads():
+                idle_since = None
+            elif idle_since is None:
+                idle_since = now
+            elif now - idle_since >= self.worker_grace:
+                raise NoWorkersError(
+                    f"the Dask cluster at {self.address} has had no workers for "
+                    f"{now - idle_since:.0f} s while {done.count()} task(s) wait; start "
+                    f"workers with `dask worker {self.address} --nthreads 1` (tasks finished so "
+                    f"far were delivered; re-running the command resumes an experiment)"
+                )
 
     def _release(self, futures: list[Any], cancel: bool = False) -> None:
         try:

@@ -31,6 +31,7 @@ distributed = pytest.importorskip("distributed")
 
 from telesim.dask_executor import (  # noqa: E402
     DaskExecutor,
+    NoWorkersError,
     SchedulerUnreachableError,
     task_key,
 )
@@ -338,7 +339,7 @@ def test_unreachable_scheduler_fails_fast_with_a_clear_message():
     assert isinstance(err.value, ValueError)  # the CLI prints it as one line, exit status 2
 
 
-def test_scheduler_without_workers_fails_fast(tmp_path):
+def test_scheduler_without_workers_fails_fast_and_so_does_losing_them_all(tmp_path):
     c = LoopbackCluster(tmp_path)
     try:
         address = c.start_scheduler()
@@ -347,6 +348,17 @@ def test_scheduler_without_workers_fails_fast(tmp_path):
             DaskExecutor(scheduler=address, timeout=1)
         assert time.monotonic() - t0 < 8
         assert f"dask worker {address}" in str(err.value)
+
+        # the only worker dies while tasks wait: a clear error after the grace, not a hang
+        c.start_worker("only")
+        with DaskExecutor(scheduler=address, timeout=30, worker_grace=2) as ex:
+            done = []
+            with pytest.raises(NoWorkersError, match="has had no workers for") as err:
+                for i, _ in ex.as_completed(time.sleep, [0.0, 5.0, 5.0, 5.0]):
+                    done.append(i)
+                    c.kill("only")
+            assert done == [0]
+            assert f"dask worker {address}" in str(err.value)
     finally:
         c.close()
 
