@@ -177,8 +177,9 @@ class DaskExecutor:
     ``dask_workers``: otherwise, start a ``distributed.LocalCluster`` of that many worker processes
     with one thread each (default 1) for the life of the executor.
     ``timeout``: seconds to wait for the scheduler and for at least one worker.
-    ``retries``: re-runs of a task that raised. ``progress``: a tqdm bar in :meth:`as_completed`
-    (``None``: only when stderr is a terminal). ``check_code``: refuse workers whose model code,
+    ``retries``: re-runs of a task that raised. ``progress``: a tqdm bar of the runs returned
+    by :meth:`as_completed`, one for the executor's life (``None``: only when stderr is a
+    terminal). ``check_code``: refuse workers whose model code,
     data, calibration or numerical packages differ from this process's (:func:`code_fingerprint`),
     since their runs would not be identical. ``worker_grace``: seconds the cluster may have no
     worker at all while tasks wait before :class:`NoWorkersError` (rather than waiting forever).
@@ -210,6 +211,7 @@ class DaskExecutor:
         self.progress = progress
         self.desc = desc
         self.worker_grace = float(worker_grace)
+        self._bar = None
         self._cluster = None
         if scheduler:
             self.address = normalize_address(scheduler)
@@ -328,26 +330,38 @@ class DaskExecutor:
         items = list(items)
         futures, indices = self._submit(fn, items)
         pending = set(futures)
-        bar = tqdm(
-            total=len(items),
-            desc=f"{self.desc} (dask)",
-            unit="run",
-            disable=(None if self.progress is None else not self.progress),
-            dynamic_ncols=True,
-            leave=False,
-        )
+        bar = self._progress_bar(len(items))
         try:
             for future in self._completed(futures):
                 result = future.result()
                 pending.discard(future)
                 future.release()
                 for i in indices[future.key]:
-                    bar.update(1)
+                    if bar is not None:
+                        bar.update(1)
                     yield i, result
         finally:
-            bar.close()
             if pending:
                 self._release(list(pending), cancel=True)
+
+    def _progress_bar(self, more: int):
+        """The executor's one bar: its total grows with every ``as_completed`` call, so callers
+        that submit in batches see one steady bar (with the cluster's worker count)."""
+        if self._bar is None:
+            self._bar = tqdm(
+                total=0,
+                desc=f"{self.desc} (dask)",
+                unit="run",
+                disable=(None if self.progress is None else not self.progress),
+                dynamic_ncols=True,
+            )
+            if self._bar.disable:
+                return None
+        if self._bar.disable:
+            return None
+        self._bar.total += more
+        self._bar.refresh()
+        return self._bar
 
     def _completed(self, futures: list[Any]) -> Iterator[Any]:
         """Yield each future once it has finished; raise :class:`NoWorkersError` if the cluster
@@ -370,7 +384,10 @@ class DaskExecutor:
             if now < next_check:
                 continue
             next_check = now + 1.0
-            if self._client.nthreads():
+            workers = len(self._client.nthreads())
+            if self._bar is not None and not self._bar.disable:
+                self._bar.set_postfix(workers=workers)
+            if workers:
                 idle_since = None
             elif idle_since is None:
                 idle_since = now
@@ -392,6 +409,9 @@ class DaskExecutor:
             pass
 
     def close(self) -> None:
+        if getattr(self, "_bar", None) is not None:
+            self._bar.close()
+            self._bar = None
         client, cluster = getattr(self, "_client", None), self._cluster
         self._client, self._cluster = None, None
         if client is not None:
