@@ -1,0 +1,125 @@
+"""Parameter uncertainty: the ensemble of evaluated parameter sets consistent with the data.
+
+Every parameter set the search evaluated is a candidate. A set is kept when its loss is at most
+``max(ABS_THRESHOLD, REL_THRESHOLD * best loss)``: targets missed by at most one tolerance on
+average, or no worse than twice the best fit when even the best misses by more. Duplicates are
+dropped and, if more than ``MAX_ROWS`` remain, the list is thinned evenly by rank (the best set is
+always kept first). This is a set of near-optimal fits, not a Bayesian posterior: the search
+visits the good region more densely than a sampler would, so intervals are indicative and tend
+to be narrow for parameters the search converged on.
+
+A parameter is called *identified* when the ensemble's 90% interval covers less than a quarter of
+its searched range (on the search scale), *weakly identified* below a half, and *not identified*
+otherwise; uncertainties that are not calibrated stay at their default and are not identified by
+the 2018-2019 data at all.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from model import Uncertainties
+
+from .objective import SearchSpace
+
+ABS_THRESHOLD = 1.0
+REL_THRESHOLD = 2.0
+MAX_ROWS = 200
+MIN_ROWS = 10  # fewer sets than this: no verdict
+IDENTIFIED = 0.25
+WEAKLY = 0.5
+
+
+def threshold(best: float) -> float:
+    return max(ABS_THRESHOLD, REL_THRESHOLD * best)
+
+
+def select(
+    space: SearchSpace,
+    xs: np.ndarray,
+    fs: np.ndarray,
+    base: dict,
+    max_rows: int = MAX_ROWS,
+) -> pd.DataFrame:
+    """The ensemble: one column per Uncertainties field (all of them) and ``loss``, best first.
+
+    ``xs`` are search vectors (search coordinates), ``fs`` their losses; ``base`` holds the values
+    of the fields not searched.
+    """
+    xs = np.asarray(xs, dtype=float)
+    fs = np.asarray(fs, dtype=float)
+    ok = np.isfinite(fs)
+    xs, fs = xs[ok], fs[ok]
+    order = np.lexsort((np.arange(fs.size), fs))  # by loss, ties by evaluation order
+    xs, fs = xs[order], fs[order]
+    keep = fs <= threshold(float(fs[0]))
+    xs, fs = xs[keep], fs[keep]
+    span = np.array([hi - lo for lo, hi in space.bounds])
+    _, first = np.unique(np.round((xs - np.array(space.low)) / span, 9), axis=0, return_index=True)
+    first = np.sort(first)
+    xs, fs = xs[first], fs[first]
+    if fs.size > max_rows:
+        idx = np.unique(np.round(np.linspace(0, fs.size - 1, max_rows)).astype(int))
+        xs, fs = xs[idx], fs[idx]
+    defaults = Uncertainties().to_dict()
+    rows = []
+    for x, f in zip(xs, fs, strict=True):
+        values = {**defaults, **base, **space.values(x)}
+        rows.append({**values, "loss": float(f)})
+    return pd.DataFrame(rows, columns=[*defaults, "loss"])
+
+
+def summary(space: SearchSpace, ensemble: pd.DataFrame) -> pd.DataFrame:
+    """Per parameter: best value, 5-95% interval, searched range and an identification verdict."""
+    rows = []
+    for name, lo, hi, lg in zip(space.names, space.low, space.high, space.log, strict=True):
+        v = ensemble[name].to_numpy(dtype=float)
+        s = np.log10(v) if lg else v
+        q05, q50, q95 = np.quantile(s, [0.05, 0.5, 0.95])
+        width = (q95 - q05) / (hi - lo)
+        verdict = (
+            "undetermined (too few sets)"
+            if len(ensemble) < MIN_ROWS
+            else "identified"
+            if width < IDENTIFIED
+            else "weakly identified"
+            if width < WEAKLY
+            else "not identified"
+        )
+        back = (lambda z: 10.0**z) if lg else (lambda z: z)
+        rows.append(
+            {
+                "parameter": name,
+                "best": float(v[0]),
+                "median": float(back(q50)),
+                "q05": float(back(q05)),
+                "q95": float(back(q95)),
+                "low": float(back(lo)),
+                "high": float(back(hi)),
+                "scale": "log10" if lg else "linear",
+                "interval_share_of_range": float(width),
+                "verdict": verdict,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def correlations(space: SearchSpace, ensemble: pd.DataFrame) -> pd.DataFrame:
+    """Rank (Spearman) correlations of the searched parameters across the ensemble."""
+    cols = list(space.names)
+    if len(ensemble) < 3:
+        return pd.DataFrame(np.nan, index=cols, columns=cols)
+    return ensemble[cols].rank().corr()
+
+
+def strong_pairs(corr: pd.DataFrame, cutoff: float = 0.6) -> list[tuple[str, str, float]]:
+    """Pairs of parameters that trade off against each other (|rank correlation| >= cutoff)."""
+    out = []
+    names = list(corr.columns)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            r = corr.loc[a, b]
+            if np.isfinite(r) and abs(r) >= cutoff:
+                out.append((a, b, float(r)))
+    return sorted(out, key=lambda t: -abs(t[2]))

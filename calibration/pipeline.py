@@ -1,0 +1,255 @@
+"""One calibration run from start to finish: search, ensemble, baseline, evaluation, outputs.
+
+The steps, in order:
+
+1. the training targets (all of them, or those known by ``until``);
+2. differential evolution over the calibrated uncertainties with K fixed replicate seeds
+   (checkpointed, resumable; see :mod:`calibration.search`); the initial population is a Latin
+   hypercube over the searched ranges plus one member at the planning defaults;
+3. the ensemble of evaluated sets consistent with the data (:mod:`calibration.ensemble`);
+4. the two-layer Bass baseline fitted to the same targets (:mod:`calibration.bass`);
+5. the best set and a sample of the ensemble run on fresh *report* seeds against every training
+   figure (those after ``until`` are then out of sample);
+6. outputs: ``results/calibration/<run>/`` (:mod:`calibration.report`) and, for a full run,
+   ``calibration/calibrated.json`` and ``calibration/ensemble.csv``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model import DEFAULT_SCALE, Uncertainties, simulate
+from telesim.atomic import atomic_write_json, atomic_write_text
+
+from . import bass, ensemble, report
+from .loss import count_log_rmse, loss
+from .objective import Objective, SearchSpace, report_seeds, training_seeds
+from .quantities import quantities
+from .search import SearchSettings, differential_evolution
+from .targets import OBSERVED_CSV, file_sha256, last_day, load_targets, training_targets
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+ROOT = PACKAGE_DIR.parent
+CALIBRATED_JSON = PACKAGE_DIR / "calibrated.json"
+ENSEMBLE_CSV = PACKAGE_DIR / "ensemble.csv"
+#: Ensemble members re-run (one report seed each) for the ensemble's predictive interval.
+ENSEMBLE_RUNS = 40
+
+
+@dataclass(frozen=True)
+class CalibrationSettings:
+    """Everything that determines a calibration's result (not where or how fast it runs)."""
+
+    search: SearchSettings = field(default_factory=SearchSettings)
+    replicates: int = 2  # K fixed seeds averaged by the objective
+    scale: int = DEFAULT_SCALE
+    until: str | None = None  # fit only the targets whose period ends by this date
+    params: tuple[str, ...] | None = None  # searched uncertainties (None: those marked calibrate)
+    report_replicates: int = 20  # fresh seeds for the fit table's mean and 90% interval
+    ensemble_runs: int = ENSEMBLE_RUNS  # ensemble members re-run for the ensemble's interval
+    base: tuple[
+        tuple[str, Any], ...
+    ] = ()  # fixed values of fields not searched (default: defaults)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["search"] = self.search.to_dict()
+        d["params"] = list(self.params) if self.params else None
+        d["base"] = dict(self.base)
+        return d
+
+
+def default_run_dir(until: str | None) -> Path:
+    return ROOT / "results" / "calibration" / (f"until-{until}" if until else "full")
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _replicate_job(job: tuple) -> dict[str, np.ndarray]:
+    """One run for the report (top level: picklable for worker processes)."""
+    values, seed, end, scale, targets = job
+    frames = simulate(Uncertainties.from_dict(values), seed=seed, end=end, scale=scale, detail=True)
+    w = frames["weekly"]
+    return {
+        "quantities": quantities(frames, list(targets)),
+        "acts": w["acts"].to_numpy(dtype=float),
+        "week_start": w["week_start"].to_numpy().astype("datetime64[D]"),
+    }
+
+
+def calibrate(
+    settings: CalibrationSettings,
+    out_dir: Path,
+    map_fn=lambda fn, items: [fn(v) for v in items],
+    resume: bool = False,
+    observed: Path = OBSERVED_CSV,
+    calibrated_path: Path | None = CALIBRATED_JSON,
+    ensemble_path: Path | None = ENSEMBLE_CSV,
+    progress: bool = True,
+    stop_after: int | None = None,
+    log=print,
+) -> dict[str, Any] | None:
+    """Run a calibration and write its outputs; returns the summary (None if stopped early).
+
+    ``calibrated_path`` / ``ensemble_path`` are written only for a full run (``until`` is None);
+    pass None to write neither.
+    """
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    all_targets = load_targets(observed)
+    train_all = training_targets(all_targets)
+    fitted = training_targets(all_targets, settings.until)
+    if not fitted:
+        raise ValueError(f"--until {settings.until}: no training target ends by then")
+    space = SearchSpace.from_specs(list(settings.params) if settings.params else None)
+    base = {**Uncertainties().to_dict(), **dict(settings.base)}
+    base = {k: v for k, v in base.items() if k not in space.names}
+    seeds = training_seeds(settings.replicates)
+    objective = Objective(space, tuple(fitted), tuple(seeds), settings.scale, base)
+    # The planning defaults (clipped into the searched range) join the initial population.
+    start = np.clip(
+        space.coords({**Uncertainties().to_dict(), **dict(settings.base)}), space.low, space.high
+    )
+    sha = file_sha256(observed)
+    fingerprint = {
+        "settings": settings.to_dict(),
+        "targets_sha256": sha,
+        "space": asdict(space),
+        "fitted": [t.id for t in fitted],
+    }
+    log(
+        f"calibrating {len(space.names)} uncertainties on {len(fitted)} targets "
+        f"(to {last_day(fitted)}), {settings.replicates} replicate seed(s), "
+        f"budget {settings.search.budget} evaluations"
+    )
+    result = differential_evolution(
+        objective,
+        space.bounds,
+        settings.search,
+        map_fn=map_fn,
+        checkpoint=out_dir / "checkpoint.json",
+        resume=resume,
+        fingerprint=fingerprint,
+        stop_after=stop_after,
+        progress=progress,
+        x0=start,
+    )
+    if not result.finished:
+        return None
+    search_seconds = time.perf_counter() - t0
+
+    best_values = {**base, **space.values(result.x)}
+    best = Uncertainties.from_dict(best_values)
+    ens = ensemble.select(space, result.evaluated_x, result.evaluated_f, base)
+    par = ensemble.summary(space, ens)
+    corr = ensemble.correlations(space, ens)
+
+    # Baseline, fitted to the same targets.
+    bass_fit = bass.fit(fitted, seed=settings.search.seed)
+    bass_pred = bass.predict(bass_fit, train_all)
+
+    # The best set on fresh seeds, and the ensemble's spread, against every training figure.
+    end = last_day(train_all).isoformat()
+    rseeds = report_seeds(settings.report_replicates)
+    jobs = [(best.to_dict(), s, end, settings.scale, tuple(train_all)) for s in rseeds]
+    picks = np.unique(np.round(np.linspace(0, len(ens) - 1, min(settings.ensemble_runs, len(ens)))))
+    ens_jobs = [
+        (
+            {k: ens.iloc[int(i)][k] for k in Uncertainties().to_dict()},
+            rseeds[j % len(rseeds)],
+            end,
+            settings.scale,
+            tuple(train_all),
+        )
+        for j, i in enumerate(picks)
+    ]
+    runs = map_fn(_replicate_job, jobs + ens_jobs)
+    best_runs, ens_runs = runs[: len(jobs)], runs[len(jobs) :]
+    sims = np.array([r["quantities"] for r in best_runs])
+    ens_sims = np.array([r["quantities"] for r in ens_runs])
+
+    fit_table = report.fit_table(train_all, fitted, sims, ens_sims, bass_pred)
+    fitted_mean = sims.mean(axis=0)[[i for i, t in enumerate(train_all) if t in fitted]]
+    metrics = report.metrics(fit_table)
+    summary: dict[str, Any] = {
+        "uncertainties": best.to_dict(),
+        "calibrated": list(space.names),
+        "loss": float(result.fun),
+        "loss_report_seeds": loss(fitted, fitted_mean),
+        "fit": metrics,
+        "bass": {
+            "params": bass_fit.params,
+            "loss": bass_fit.loss,
+            "count_log_rmse": count_log_rmse(fitted, bass.predict(bass_fit, fitted)),
+        },
+        "targets_sha256": sha,
+        "targets_file": "calibration/data/observed.csv",
+        "fitted_targets": [t.id for t in fitted],
+        "seeds": {"training": seeds, "report": rseeds, "search": settings.search.seed},
+        "settings": settings.to_dict(),
+        "space": {
+            n: {"low": lo, "high": hi, "scale": "log10" if lg else "linear"}
+            for n, lo, hi, lg in zip(space.names, space.low, space.high, space.log, strict=True)
+        },
+        "search": {
+            "evaluations": int(result.nfev),
+            "generations": int(result.generations),
+            "converged": bool(result.converged),
+        },
+        "ensemble": {
+            "rows": len(ens),
+            "threshold": ensemble.threshold(float(result.fun)),
+            "identified": [r.parameter for r in par.itertuples() if r.verdict == "identified"],
+            "weakly_identified": [
+                r.parameter for r in par.itertuples() if r.verdict == "weakly identified"
+            ],
+            "not_identified": [
+                r.parameter for r in par.itertuples() if r.verdict == "not identified"
+            ],
+        },
+        "model_commit": _git("log", "-1", "--format=%H", "--", "model/"),
+        "date": dt.datetime.now(dt.UTC).date().isoformat(),
+    }
+    run_info = {
+        "wall_seconds": time.perf_counter() - t0,
+        "search_seconds": search_seconds,
+        "git_commit": _git("rev-parse", "HEAD"),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    report.write(
+        out_dir,
+        summary=summary,
+        run_info=run_info,
+        fit_table=fit_table,
+        trace=result.trace,
+        ensemble_frame=ens,
+        parameters=par,
+        correlations=corr,
+        best_runs=best_runs,
+        ens_runs=ens_runs,
+        bass_fit=bass_fit,
+        train_all=train_all,
+        until=settings.until,
+    )
+    if settings.until is None:
+        if ensemble_path is not None:
+            atomic_write_text(ensemble_path, ens.to_csv(index=False))
+        if calibrated_path is not None:
+            atomic_write_json(calibrated_path, summary)
+    log(f"wrote {out_dir}" + ("" if settings.until else f", {calibrated_path}, {ensemble_path}"))
+    return {**summary, "run": run_info}

@@ -1,0 +1,158 @@
+"""The simulated counterpart of each target, over the same dates (compare like with like).
+
+A weekly table has row k covering the seven days from 15 Sep 2018 + 7k days. A target's date
+range rarely falls on week boundaries, so a flow (acts, new patients) is summed over the weeks it
+overlaps, a straddling week counting pro rata by days (acts are assumed spread evenly over the
+week); a stock (doctors who have billed) is interpolated by days between the ends of two weeks.
+
+Mappings decided here (and stated in the README):
+
+* weekly count = acts over the range / (days / 7); monthly and cumulative counts = acts over it;
+* shares of acts by doctor type, by Île-de-France (region code ``11``) and by Doctolib;
+  liberal doctors = GP + specialist; GP share of liberal acts = GP / (GP + specialist)
+  (the "two thirds" figure, see ``data/README.md``); doctor 60+ share of liberal acts;
+* patient age shares from first-time users (``new_patients``) over the range: under 40 = 0-19 +
+  20-39; 70+ = 75+ plus one third of 60-74 and under 30 = 0-19 plus half of 20-39 (assumption:
+  ages uniform within a band);
+* patients = persons who teleconsulted for the first time within the range (from 15 Sep 2018 this
+  is ``patients_ever``); doctors = ``billing_doctors_liberal`` at the end of the range.
+
+A frame may lack a column (the Bass baseline has only acts and doctors): the quantity is NaN.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from .targets import Target
+
+START = np.datetime64("2018-09-15", "D")
+IDF_CODE = "11"
+DOCTOR_TYPE_COLUMNS = {
+    "general_practitioner": "acts_general_practitioner",
+    "specialist": "acts_specialist",
+    "health_centre": "acts_health_centre",
+    "hospital": "acts_hospital",
+}
+#: Weights of each age band (0-19, 20-39, 40-59, 60-74, 75+) in an age group of patients.
+AGE_GROUP_WEIGHTS = {
+    "age_under_40": (1.0, 1.0, 0.0, 0.0, 0.0),
+    "age_under_30": (1.0, 0.5, 0.0, 0.0, 0.0),
+    "age_70_plus": (0.0, 0.0, 0.0, 1.0 / 3.0, 1.0),
+}
+AGE_BANDS = ("0-19", "20-39", "40-59", "60-74", "75+")
+
+
+def overlap_weights(week_start: np.ndarray, start: dt.date, end: dt.date) -> np.ndarray:
+    """Share of each week (7 days from ``week_start``) that falls in ``[start, end]``."""
+    ws = np.asarray(week_start, dtype="datetime64[D]")
+    lo = np.maximum(ws, np.datetime64(start, "D"))
+    hi = np.minimum(ws + 7, np.datetime64(end, "D") + 1)
+    return np.clip((hi - lo).astype(np.int64), 0, 7) / 7.0
+
+
+def stock_at(week_start: np.ndarray, values: np.ndarray, day: dt.date) -> float:
+    """A stock recorded at the end of each week, interpolated by days to the end of ``day``."""
+    ws = np.asarray(week_start, dtype="datetime64[D]")
+    ends = ws + 7  # the stock holds at the end of the week (start of the next)
+    x = (ends - START).astype(np.int64).astype(float)
+    t = float((np.datetime64(day, "D") + 1 - START).astype(np.int64))
+    return float(np.interp(t, np.concatenate([[0.0], x]), np.concatenate([[0.0], values])))
+
+
+class Tables:
+    """Column arrays of one run (or a baseline), ready for date-range sums."""
+
+    def __init__(self, frames: dict[str, pd.DataFrame] | pd.DataFrame):
+        if isinstance(frames, pd.DataFrame):
+            frames = {"weekly": frames}
+        weekly = frames["weekly"]
+        self.week_start = weekly["week_start"].to_numpy().astype("datetime64[D]")
+        self.cols: dict[str, np.ndarray] = {
+            c: weekly[c].to_numpy(dtype=float) for c in weekly.columns if c != "week_start"
+        }
+        by_region = frames.get("by_region")
+        if by_region is not None:
+            idf = by_region[by_region["region_code"].astype(str) == IDF_CODE]
+            self.cols["acts_idf"] = self._align(idf, "acts")
+        by_age = frames.get("by_age")
+        if by_age is not None:
+            for i, band in enumerate(AGE_BANDS):
+                part = by_age[by_age["age_band"] == band]
+                self.cols[f"new_patients_age{i}"] = self._align(part, "new_patients")
+
+    def _align(self, part: pd.DataFrame, column: str) -> np.ndarray:
+        s = part.groupby("week_start")[column].sum()
+        idx = pd.to_datetime(self.week_start)
+        return s.reindex(idx, fill_value=0).to_numpy(dtype=float)
+
+    def flow(self, column: str, start: dt.date, end: dt.date) -> float:
+        """Sum of a weekly flow over ``[start, end]`` (straddling weeks pro rata by days)."""
+        values = self.cols.get(column)
+        if values is None:
+            return float("nan")
+        if np.datetime64(end, "D") >= self.week_start[-1] + 7:
+            return float("nan")  # the run stops before the range ends
+        return float(overlap_weights(self.week_start, start, end) @ values)
+
+    def stock(self, column: str, day: dt.date) -> float:
+        values = self.cols.get(column)
+        if values is None or np.datetime64(day, "D") >= self.week_start[-1] + 7:
+            return float("nan")
+        return stock_at(self.week_start, values, day)
+
+
+def _ratio(num: float, den: float) -> float:
+    if not np.isfinite(num) or not np.isfinite(den):
+        return float("nan")
+    return num / den if den > 0 else 0.0
+
+
+def quantity(tables: Tables, t: Target) -> float:
+    """The simulated value of one target (NaN if these tables cannot say)."""
+    a, b = t.start, t.end
+    if t.kind in ("monthly_count", "cumulative_count"):
+        return tables.flow("acts", a, b)
+    if t.kind == "weekly_count":
+        return tables.flow("acts", a, b) / (((b - a).days + 1) / 7.0)
+    if t.kind == "doctors_count":
+        return tables.stock("billing_doctors_liberal", b)
+    if t.kind == "patients_count":
+        return tables.flow("new_patients", a, b)
+    if t.kind == "share_of_acts":
+        total = tables.flow("acts", a, b)
+        if t.scope in DOCTOR_TYPE_COLUMNS:
+            return _ratio(tables.flow(DOCTOR_TYPE_COLUMNS[t.scope], a, b), total)
+        if t.scope == "liberal_doctor":
+            liberal = tables.flow("acts_general_practitioner", a, b) + tables.flow(
+                "acts_specialist", a, b
+            )
+            return _ratio(liberal, total)
+        if t.scope == "Ile-de-France":
+            return _ratio(tables.flow("acts_idf", a, b), total)
+        if t.scope == "Doctolib":
+            return _ratio(tables.flow("acts_doctolib", a, b), total)
+    if t.kind == "share_of_liberal_acts":
+        liberal = tables.flow("acts_general_practitioner", a, b) + tables.flow(
+            "acts_specialist", a, b
+        )
+        if t.scope == "general_practitioner":
+            return _ratio(tables.flow("acts_general_practitioner", a, b), liberal)
+        if t.scope == "doctor_age_60_plus":
+            return _ratio(tables.flow("acts_liberal_doctor_60plus", a, b), liberal)
+    if t.kind == "share_of_patients" and t.scope in AGE_GROUP_WEIGHTS:
+        bands = np.array([tables.flow(f"new_patients_age{i}", a, b) for i in range(5)])
+        weights = np.array(AGE_GROUP_WEIGHTS[t.scope])
+        return _ratio(float(weights @ bands), float(bands.sum()))
+    raise ValueError(
+        f"target {t.id!r}: no simulated quantity for kind {t.kind!r}, scope {t.scope!r}"
+    )
+
+
+def quantities(frames, targets: list[Target]) -> np.ndarray:
+    """Simulated values of ``targets`` from one run's frames (``simulate(detail=True)``)."""
+    tables = frames if isinstance(frames, Tables) else Tables(frames)
+    return np.array([quantity(tables, t) for t in targets], dtype=float)

@@ -1,0 +1,115 @@
+"""The observed figures the calibration fits, read from ``calibration/data/observed.csv``.
+
+Each row becomes a typed :class:`Target`; the file's checksum goes into ``calibrated.json`` so a
+calibration can always be matched with the data it was fitted to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+#: The committed targets file (the calibration reads this file only, never the corpus).
+OBSERVED_CSV = Path(__file__).resolve().parent / "data" / "observed.csv"
+
+#: Counts of reimbursed acts over the period (a weekly count is the average week of the period).
+ACT_COUNT_KINDS = ("weekly_count", "monthly_count", "cumulative_count")
+#: All count-like kinds, fitted on the log scale.
+COUNT_KINDS = (*ACT_COUNT_KINDS, "patients_count", "doctors_count")
+#: Shares, fitted on the natural scale (fractions).
+SHARE_KINDS = ("share_of_acts", "share_of_liberal_acts", "share_of_patients")
+KINDS = (*COUNT_KINDS, *SHARE_KINDS, "annual_target")
+BOUNDS = ("point", "approx", "lower")
+USES = ("train", "context", "target")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One observed figure: what it measures, over which dates, and how exact it is."""
+
+    id: str
+    kind: str
+    start: dt.date  # first day covered (inclusive)
+    end: dt.date  # last day covered (inclusive)
+    scope: str
+    value: float
+    bound: str  # point | approx | lower
+    use: str  # train | context | target
+    source: str
+    note: str
+
+    @property
+    def is_count(self) -> bool:
+        return self.kind in COUNT_KINDS
+
+    @property
+    def is_share(self) -> bool:
+        return self.kind in SHARE_KINDS
+
+
+def file_sha256(path: str | Path = OBSERVED_CSV) -> str:
+    """Checksum of the targets file, recorded with every calibration."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_targets(path: str | Path = OBSERVED_CSV) -> list[Target]:
+    """Every row of the targets file, validated (unknown kinds, bad dates or values fail loudly)."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    required = ["id", "kind", "period_start", "period_end", "scope", "value", "bound", "use"]
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}")
+    if df["id"].duplicated().any():
+        raise ValueError(f"{path}: duplicate id(s) {sorted(df['id'][df['id'].duplicated()])}")
+    out = []
+    for row in df.to_dict("records"):
+        where = f"{path}: row {row['id']!r}"
+        if row["kind"] not in KINDS:
+            raise ValueError(f"{where}: kind {row['kind']!r} is not one of {list(KINDS)}")
+        if row["bound"] not in BOUNDS:
+            raise ValueError(f"{where}: bound {row['bound']!r} is not one of {list(BOUNDS)}")
+        if row["use"] not in USES:
+            raise ValueError(f"{where}: use {row['use']!r} is not one of {list(USES)}")
+        try:
+            start = dt.date.fromisoformat(row["period_start"])
+            end = dt.date.fromisoformat(row["period_end"])
+            value = float(row["value"])
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        if end < start:
+            raise ValueError(f"{where}: period_end {end} is before period_start {start}")
+        if row["kind"] in SHARE_KINDS and not 0.0 <= value <= 1.0:
+            raise ValueError(f"{where}: share {value} is outside [0, 1]")
+        if row["kind"] in COUNT_KINDS and value <= 0:
+            raise ValueError(f"{where}: count {value} must be positive")
+        out.append(
+            Target(
+                id=row["id"],
+                kind=row["kind"],
+                start=start,
+                end=end,
+                scope=row["scope"],
+                value=value,
+                bound=row["bound"],
+                use=row["use"],
+                source=row.get("source", ""),
+                note=row.get("note", ""),
+            )
+        )
+    return out
+
+
+def training_targets(targets: list[Target], until: dt.date | str | None = None) -> list[Target]:
+    """The ``train`` targets, restricted to those whose period ends by ``until`` (inclusive)."""
+    if isinstance(until, str):
+        until = dt.date.fromisoformat(until)
+    return [t for t in targets if t.use == "train" and (until is None or t.end <= until)]
+
+
+def last_day(targets: list[Target]) -> dt.date:
+    """The last day any of these targets covers: how far a calibration run must simulate."""
+    return max(t.end for t in targets)
