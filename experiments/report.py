@@ -311,8 +311,8 @@ def region_figure(a: Analysis, year: int = 2019):
 # the Markdown
 
 
-def answer_rows(a: Analysis) -> list[list[str]]:
-    """Per target: the baseline's hit share and the scenarios that hit it."""
+def answer_rows(a: Analysis, short: int = 100) -> list[list[str]]:
+    """Per target: the baseline's hit share and the scenarios that hit it (the first ``short``)."""
     rows = []
     covered = set(a.annual["year"]) if len(a.annual) else set()
     for year, target in a.targets.items():
@@ -320,7 +320,9 @@ def answer_rows(a: Analysis) -> list[list[str]]:
             continue
         base = a.cell("baseline", year)
         hits = a.hits(year)
-        text = ", ".join(f"{lab} {c['p']:.2f}" for lab, c in hits) or "none"
+        text = ", ".join(f"{lab} {c['p']:.2f}" for lab, c in hits[:short]) or "none"
+        if len(hits) > short:
+            text += f" and {len(hits) - short} more"
         rows.append(
             [
                 f"{year}: {target:,.0f}",
@@ -339,21 +341,29 @@ def answer_text(a: Analysis) -> str:
         f"{HIT_SHARE:.0%} of runs reach the target; share of runs after each name):"
     ]
     for year, target, p_base, mean_base, text in (
-        [r[0].split(": ")[0], r[0].split(": ")[1], r[1], r[2], r[3]] for r in answer_rows(a)
+        [r[0].split(": ")[0], r[0].split(": ")[1], r[1], r[2], r[3]] for r in answer_rows(a, 4)
     ):
         lines.append(
             f"  {year} target {target:>9}: baseline {mean_base:>10} acts "
             f"(P {p_base}); hit by: {text}"
         )
     if not a.lc.empty:
-        reach = a.lc[(a.lc["level"] == 0.5) & (a.lc["status"].isin(["bracket", "baseline"]))]
         for year in sorted(set(a.lc["year"])):
-            part = reach[reach["year"] == year]
-            text = (
-                ", ".join(f"{r.lever} {r.value_high}" for r in part.itertuples())
-                or "no lever alone"
+            part = a.lc[(a.lc["year"] == year) & (a.lc["level"] == 0.5)]
+            if len(part) and (part["status"] == "baseline").all():
+                lines.append(f"  least change alone, P >= 0.5, {year}: none needed (baseline hits)")
+                continue
+            found = [
+                f"{r.lever} {r.value_high} (est. {r.value_estimate})"
+                for r in part.itertuples()
+                if r.status == "bracket"
+            ]
+            none = int((part["status"] == "unreachable").sum())
+            text = ", ".join(found) if found else "no lever alone"
+            lines.append(
+                f"  least change alone, P >= 0.5, {year}: {text}"
+                + (f"; {none} levers cannot alone" if none and found else "")
             )
-            lines.append(f"  least change alone, P >= 0.5, {year}: {text}")
     return "\n".join(lines)
 
 

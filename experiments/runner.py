@@ -314,7 +314,7 @@ def execute(
     """Run every spec not yet on disk and save each as it finishes.
 
     Duplicate specs run once. Specs are ordered by seed (a worker reuses the population it built
-    for that seed) and submitted in batches of ``batch_size`` (default ``4 × workers``), so at
+    for that seed) and submitted in batches of ``batch_size`` (default ``16 × workers``), so at
     most one batch of frames is ever held in memory. ``on_saved`` is called after each save (the
     tests use it to interrupt an experiment). Raises :class:`ExperimentError` if a run on disk has
     the same key but other settings.
@@ -337,7 +337,7 @@ def execute(
         return stats
     own = executor is None
     executor = executor or make_executor("local", 1)
-    size = batch_size or max(2, 4 * int(getattr(executor, "workers", 1) or 1))
+    size = batch_size or max(8, 16 * int(getattr(executor, "workers", 1) or 1))
     bar = _progress_bar(progress, stats.total, stats.skipped)
     try:
         for start in range(0, len(todo), size):

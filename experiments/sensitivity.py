@@ -2,7 +2,8 @@
 
 Which uncertainties drive the 2019 total, within the range the calibration left open? The factors
 are the calibrated uncertainties; each varies over the 5-95% range of the calibration ensemble
-(or, without an ensemble, the best value ± 20% of the parameter's allowed width, clipped), the
+(or, without an ensemble, the best value ×/÷ 1.25 for positive rates, ± 5% of the allowed width
+for log-odds effects), the
 others staying at the best set. Runs stop on 31 Dec 2019 (the only year the question needs, three
 times cheaper than a run to 2021) and share one seed, so differences come from the parameters.
 The outcome is ``log10`` of the 2019 total: effects are multiplicative factors on the total.
@@ -51,7 +52,9 @@ _SA_KEY = 2**31 + 1
 #: Morris grid: 4 levels, step 2/3 of the range.
 MORRIS_LEVELS = 4
 DELTA = MORRIS_LEVELS / (2 * (MORRIS_LEVELS - 1))
-#: Without an ensemble: best value ± this share of the allowed width.
+#: Without an ensemble: positive rates and scales vary by this factor either way around the best
+#: value, log-odds effects by ± this share of their allowed width.
+FALLBACK_FACTOR = 1.25
 FALLBACK_HALF_WIDTH = 0.05
 
 
@@ -72,13 +75,18 @@ def factor_ranges(params: str | Path = "ensemble") -> tuple[list[dict[str, Any]]
                 factors.append({"name": s["name"], "low": float(low), "high": float(high)})
     else:
         source = (
-            f"best value ± {FALLBACK_HALF_WIDTH:.0%} of each allowed range "
+            f"best value ×/÷ {FALLBACK_FACTOR} for positive rates and scales, ± "
+            f"{FALLBACK_HALF_WIDTH:.0%} of the allowed width for log-odds effects "
             f"(no ensemble of at least 5 sets: {note})"
         )
         for s in specs:
-            width = FALLBACK_HALF_WIDTH * (s["high"] - s["low"])
             centre = best[s["name"]]
-            low, high = max(s["low"], centre - width), min(s["high"], centre + width)
+            if s["low"] >= 0 and centre > 0:  # a rate or scale: a factor of 1.25 either way
+                low, high = centre / FALLBACK_FACTOR, centre * FALLBACK_FACTOR
+            else:  # a log-odds effect: a share of the allowed width
+                width = FALLBACK_HALF_WIDTH * (s["high"] - s["low"])
+                low, high = centre - width, centre + width
+            low, high = max(s["low"], low), min(s["high"], high)
             if high > low:
                 factors.append({"name": s["name"], "low": float(low), "high": float(high)})
     if not factors:
