@@ -22,6 +22,7 @@ import hashlib
 import json
 import math
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -291,6 +292,27 @@ def save_run(out: str | Path, spec: RunSpec, result: dict[str, Any]) -> Path:
     return final
 
 
+def remove_leftovers(out: str | Path) -> int:
+    """Delete temporary run folders a killed coordinator left behind; return how many.
+
+    ``atomic_dir`` fills ``.seed-<n>.tmp-*`` beside the final folder and renames it; a process
+    killed in between leaves the hidden temporary, never a half-written run. One coordinator
+    works on a folder at a time, so at start-up any such temporary is an orphan.
+    """
+    removed = 0
+    root = Path(out) / "runs"
+    if not root.is_dir():
+        return 0
+    for path in root.glob("*/*/.seed-*"):
+        if ".tmp-" in path.name or ".old-" in path.name:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 @dataclass
 class RunStats:
     """What one call of :func:`execute` did."""
@@ -329,6 +351,7 @@ def execute(
             raise ExperimentError(f"two runs keyed {spec.key} with different settings")
         unique.setdefault(spec.key, spec)
     stats = RunStats(total=len(unique))
+    remove_leftovers(out)
     todo = [s for s in unique.values() if not run_done(out, s)]
     stats.skipped = stats.total - len(todo)
     todo.sort(key=lambda s: (s.seed, s.label, s.param_id))

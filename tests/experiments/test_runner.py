@@ -131,3 +131,4 @@ def test_killed_process_resumes(tmp_path):
     computed, skipped = map(int, re.search(r"(\d+) computed, (\d+) already", res.stderr).groups())
     assert (computed, skipped) == (8 - done, done)
     assert len(list(out.glob("runs/*/*/seed-*/metadata.json"))) == 8
+    assert not [p for p in (out / "runs").rglob(".*")]  # no temporary left behind
