@@ -316,15 +316,13 @@ class DaskExecutor:
         items = list(items)
         futures, indices = self._submit(fn, items)
         out: list[Any] = [None] * len(items)
-        finished = False
         try:
             for future in self._completed(futures):
                 result = future.result()
                 for i in indices[future.key]:
                     out[i] = result
-            finished = True
         finally:
-            self._release(futures, cancel=not finished)
+            self._release(futures)
         return out
 
     def as_completed(
@@ -333,7 +331,7 @@ class DaskExecutor:
         """Yield ``(index, fn(items[index]))`` as each task's result reaches this process.
 
         Every index is yielded exactly once, whatever workers die or tasks are retried meanwhile.
-        Stopping early (break, an exception in the caller) cancels the tasks not yet finished.
+        Stopping early (break, an exception in the caller) drops the tasks not yet finished.
         """
         items = list(items)
         futures, indices = self._submit(fn, items)
@@ -350,7 +348,7 @@ class DaskExecutor:
                     yield i, result
         finally:
             if pending:
-                self._release(list(pending), cancel=True)
+                self._release(list(pending))
 
     def _progress_bar(self, more: int):
         """The executor's one bar: its total grows with every ``as_completed`` call, so callers
@@ -407,14 +405,18 @@ class DaskExecutor:
                     f"far were delivered; re-running the command resumes an experiment)"
                 )
 
-    def _release(self, futures: list[Any], cancel: bool = False) -> None:
-        try:
-            if cancel:
-                self._client.cancel(futures)
-            for future in futures:
+    def _release(self, futures: list[Any]) -> None:
+        """Tell the scheduler these results are no longer wanted: unfinished tasks are dropped.
+
+        Releasing, not ``client.cancel``: a cancellation is reported back to the client
+        asynchronously and would also cancel a new future for the same key submitted meanwhile
+        (keys are deterministic, so the same item may well come again at once).
+        """
+        for future in futures:
+            try:
                 future.release()
-        except Exception:  # the client may already be closing
-            pass
+            except Exception:  # the client may already be closing
+                pass
 
     def close(self) -> None:
         if getattr(self, "_bar", None) is not None:
