@@ -410,14 +410,15 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
     out.append("## Hit probability per scenario and target\n")
     rows = []
     for label in a.labels:
-        row = [f"`{label}`"]
+        row = [f"`{label}`", str(int((a.summary["label"] == label).sum()))]
         for year in a.targets:
             c = a.cell(label, year)
             row.append(
                 f"{_p(c['p'])} [{_p(c['p_low'])}–{_p(c['p_high'])}]" if c and "p" in c else "–"
             )
         rows.append(row)
-    out.append(_table(["scenario", *[f"{y}: {t:,.0f}" for y, t in a.targets.items()]], rows) + "\n")
+    header = ["scenario", "runs", *[f"{y}: {t:,.0f}" for y, t in a.targets.items()]]
+    out.append(_table(header, rows) + "\n")
 
     out.append("## Annual acts (mean [5–95%])\n")
     rows = []
