@@ -16,9 +16,9 @@ from pathlib import Path
 
 #: Defaults sized so that ``make run`` (scenarios, least change, Morris, report) stays within
 #: 10 minutes on a 2-core machine; raise them for a study.
-DEFAULT_REPLICATES = 5
-DEFAULT_LC_ROUNDS = 2
-DEFAULT_MORRIS_TRAJECTORIES = 3
+DEFAULT_REPLICATES = 4
+DEFAULT_LC_ROUNDS = 1
+DEFAULT_MORRIS_TRAJECTORIES = 2
 DEFAULT_SOBOL_N = 32
 
 
