@@ -27,6 +27,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import CancelledError
 from typing import Any
 
 import cloudpickle
@@ -318,7 +319,7 @@ class DaskExecutor:
         out: list[Any] = [None] * len(items)
         try:
             for future in self._completed(futures):
-                result = future.result()
+                result = self._result(future)
                 for i in indices[future.key]:
                     out[i] = result
         finally:
@@ -339,7 +340,7 @@ class DaskExecutor:
         bar = self._progress_bar(len(items))
         try:
             for future in self._completed(futures):
-                result = future.result()
+                result = self._result(future)
                 pending.discard(future)
                 future.release()
                 for i in indices[future.key]:
@@ -349,6 +350,23 @@ class DaskExecutor:
         finally:
             if pending:
                 self._release(list(pending))
+
+    def _result(self, future):
+        """The task's result (or its error), with a clear error if the scheduler went away."""
+        try:
+            return future.result()
+        except CancelledError as exc:
+            if "connection-lost" in str(exc) or self._client.status != "running":
+                raise self._lost(exc) from exc
+            raise
+
+    def _lost(self, exc: BaseException) -> SchedulerUnreachableError:
+        return SchedulerUnreachableError(
+            f"lost the connection to the Dask scheduler at {self.address} "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0]}); check that `dask scheduler` is "
+            f"still running there. Runs already written stay on disk: re-running the command "
+            f"resumes an experiment"
+        )
 
     def _progress_bar(self, more: int):
         """The executor's one bar: its total grows with every ``as_completed`` call, so callers
@@ -390,7 +408,10 @@ class DaskExecutor:
             if now < next_check:
                 continue
             next_check = now + 1.0
-            workers = len(self._client.nthreads())
+            try:
+                workers = len(self._client.nthreads())
+            except OSError as exc:  # CommClosedError is one
+                raise self._lost(exc) from exc
             if self._bar is not None and not self._bar.disable:
                 self._bar.set_postfix(workers=workers)
             if workers:

@@ -339,7 +339,7 @@ def test_unreachable_scheduler_fails_fast_with_a_clear_message():
     assert isinstance(err.value, ValueError)  # the CLI prints it as one line, exit status 2
 
 
-def test_scheduler_without_workers_fails_fast_and_so_does_losing_them_all(tmp_path):
+def test_no_workers_lost_workers_and_lost_scheduler_fail_fast(tmp_path):
     c = LoopbackCluster(tmp_path)
     try:
         address = c.start_scheduler()
@@ -359,6 +359,17 @@ def test_scheduler_without_workers_fails_fast_and_so_does_losing_them_all(tmp_pa
                     c.kill("only")
             assert done == [0]
             assert f"dask worker {address}" in str(err.value)
+
+        # the scheduler dies mid-run: a clear error at once
+        c.start_worker("again")
+        with DaskExecutor(scheduler=address, timeout=30) as ex:
+            done = []
+            with pytest.raises(SchedulerUnreachableError, match="lost the connection") as err:
+                for i, _ in ex.as_completed(time.sleep, [0.0, 5.0, 5.1]):
+                    done.append(i)
+                    c.kill("scheduler")
+            assert done == [0]
+            assert address in str(err.value)
     finally:
         c.close()
 
