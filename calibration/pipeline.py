@@ -84,12 +84,22 @@ def _replicate_job(job: tuple) -> dict[str, np.ndarray]:
     """One run for the report (top level: picklable for worker processes)."""
     values, seed, end, scale, targets = job
     frames = simulate(Uncertainties.from_dict(values), seed=seed, end=end, scale=scale, detail=True)
+    # A report seed is used once: drop its population from the model's cache, or a worker
+    # running many report seeds holds one population per seed (about 1 GB each at the default
+    # scale) and the machine runs out of memory.
+    _population_cache().clear()
     w = frames["weekly"]
     return {
         "quantities": quantities(frames, list(targets)),
         "acts": w["acts"].to_numpy(dtype=float),
         "week_start": w["week_start"].to_numpy().astype("datetime64[D]"),
     }
+
+
+def _population_cache() -> dict:
+    from model import population
+
+    return population._cache
 
 
 def calibrate(

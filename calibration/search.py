@@ -277,10 +277,19 @@ def differential_evolution(
                 "used": 0,
                 "iteration": 0,
             }
-        while refine_state["used"] + 2 * len(bounds) <= settings.refine:
+        per_step = 2 * len(bounds)
+        rbar = tqdm(
+            total=settings.refine // per_step,
+            initial=refine_state["iteration"],
+            desc="calibration (refinement steps)",
+            disable=not progress,
+            dynamic_ncols=True,
+        )
+        while refine_state["used"] + per_step <= settings.refine:
             if refine_state["step"] < 1e-3:
                 break
             if stop_after is not None and steps >= stop_after:
+                rbar.close()
                 _save(checkpoint, snapshot())
                 return _partial(solver, generation, xs, fs, trace)
             center = np.array(refine_state["x"])
@@ -309,7 +318,10 @@ def differential_evolution(
                     "convergence": float(refine_state["step"]),
                 }
             )
+            rbar.update(1)
+            rbar.set_postfix(best=f"{refine_state['f']:.4g}", step=refine_state["step"])
             _save(checkpoint, snapshot())
+        rbar.close()
         phase = "done"
         _save(checkpoint, snapshot())
     if refine_state is not None and refine_state["f"] < best_f:
