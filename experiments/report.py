@@ -19,7 +19,7 @@ import pandas as pd
 from telesim.atomic import atomic_dir, atomic_savefig, atomic_write_text
 
 from . import least_change, outcomes, sensitivity
-from .runner import DEFAULT_OUT, ROOT, ExperimentError, read_design
+from .runner import DEFAULT_OUT, ROOT, ExperimentError, read_design, run_dir
 from .scenarios import GROUPS
 from .targets import OBSERVED_CSV, load_targets
 
@@ -83,12 +83,14 @@ class Analysis:
         if len(self.lc) and not least_change.uses_sets(self.out, set(design.param_sets)):
             self.lc = pd.DataFrame()  # searched with parameter sets the experiment replaced
         self.sa, self.sa_info = sensitivity.analyse(self.out)
-        self.commits = sorted(
-            {
-                outcomes.read_meta(p).get("git_commit") or "unknown"
-                for p in outcomes.run_paths(self.out, self.labels)
-            }
-        )
+        paths = [
+            run_dir(self.out, lab, r["param_id"], r["seed"])
+            for lab in self.labels
+            for r in design.plan
+        ]
+        metas = [outcomes.read_meta(p) for p in paths if (p / "metadata.json").is_file()]
+        self.commits = sorted({m.get("git_commit") or "unknown" for m in metas})
+        self.model_hashes = sorted({m.get("model_hash") or "unknown" for m in metas})
 
     def cell(self, label: str, year: int) -> dict[str, Any] | None:
         rows = self.annual[(self.annual["label"] == label) & (self.annual["year"] == year)]
@@ -379,8 +381,15 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
         "the root seed (numpy `SeedSequence`); every scenario meets the same replicates, so "
         "differences from the baseline are paired. Parameter sets: "
         f"{d.params_note}. Targets from `{_rel(OBSERVED_CSV)}`. Model commit(s) of the runs: "
-        f"{', '.join(c[:12] for c in a.commits)}.\n"
+        f"{', '.join(c[:12] for c in a.commits)} (model code and data hash "
+        f"{', '.join(a.model_hashes)}).\n"
     )
+    if len(a.model_hashes) > 1:
+        out.append(
+            f"> **Warning.** The runs come from {len(a.model_hashes)} versions of the model "
+            f"({', '.join(a.model_hashes)}); re-run `telesim experiment` with the same options "
+            "to bring them all to the current one.\n"
+        )
     if "single best parameter set" in d.params_note:
         out.append(
             "> **Note.** No calibration ensemble was available, so all replicates use one "

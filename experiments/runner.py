@@ -223,12 +223,33 @@ def spec_dir(out: str | Path, spec: RunSpec) -> Path:
     return run_dir(out, spec.label, spec.param_id, spec.seed)
 
 
+def model_hash() -> str:
+    """A hash of the model's code and data: runs of another model version are not reused."""
+    if "model_hash" not in _ENV_CACHE:
+        digest = hashlib.sha256()
+        base = ROOT / "model"
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".csv", ".json", ".toml"):
+                if "__pycache__" in path.parts or path.name == "app.py":
+                    continue  # the page's code does not change a run
+                digest.update(str(path.relative_to(base)).encode())
+                digest.update(path.read_bytes())
+        _ENV_CACHE["model_hash"] = digest.hexdigest()[:16]
+    return _ENV_CACHE["model_hash"]
+
+
 def run_done(out: str | Path, spec: RunSpec) -> bool:
-    """True when the run is on disk with the same settings; an error if it differs."""
+    """True when the run is on disk with the same settings and model; an error if settings differ.
+
+    A run made by another version of the model (code or data) counts as not done: it is run
+    again and replaced atomically, so a folder never mixes model versions silently.
+    """
     meta_path = spec_dir(out, spec) / "metadata.json"
     if not meta_path.is_file():
         return False
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("model_hash") != model_hash():
+        return False
     on_disk = {k: meta.get(k) for k in ("levers", "uncertainties", "end", "scale")}
     if _canonical(on_disk) != _canonical(spec.settings()):
         changed = [k for k in on_disk if _canonical(on_disk[k]) != _canonical(spec.settings()[k])]
@@ -248,7 +269,7 @@ _ENV_CACHE: dict[str, Any] = {}
 
 def environment() -> dict[str, Any]:
     """Package versions and git commit, recorded in every run's metadata (computed once)."""
-    if not _ENV_CACHE:
+    if "versions" not in _ENV_CACHE:
         versions = {"python": platform.python_version()}
         for name in ("mesa", "numpy", "pandas", "scipy", "pyarrow"):
             try:
@@ -266,7 +287,7 @@ def environment() -> dict[str, Any]:
         except (OSError, subprocess.SubprocessError):
             sha = None
         _ENV_CACHE.update({"versions": versions, "git_commit": sha})
-    return dict(_ENV_CACHE)
+    return {k: _ENV_CACHE[k] for k in ("versions", "git_commit")} | {"model_hash": model_hash()}
 
 
 def save_run(out: str | Path, spec: RunSpec, result: dict[str, Any]) -> Path:

@@ -132,3 +132,19 @@ def test_killed_process_resumes(tmp_path):
     assert (computed, skipped) == (8 - done, done)
     assert len(list(out.glob("runs/*/*/seed-*/metadata.json"))) == 8
     assert not [p for p in (out / "runs").rglob(".*")]  # no temporary left behind
+
+
+def test_a_run_of_another_model_version_is_run_again(tmp_path):
+    from model import Levers, Uncertainties
+
+    spec = RunSpec(
+        "x", "p", 1, Levers().to_dict(), Uncertainties().to_dict(), end="2018-10-31", scale=20000
+    )
+    assert execute([spec], tmp_path, progress=False).computed == 1
+    meta_path = runner.spec_dir(tmp_path, spec) / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["model_hash"] == runner.model_hash()
+    assert execute([spec], tmp_path, progress=False).computed == 0
+    meta_path.write_text(json.dumps({**meta, "model_hash": "older-model"}))
+    assert execute([spec], tmp_path, progress=False).computed == 1
+    assert json.loads(meta_path.read_text())["model_hash"] == runner.model_hash()
