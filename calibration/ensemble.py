@@ -1,6 +1,8 @@
 """Parameter uncertainty: the ensemble of evaluated parameter sets consistent with the data.
 
-Every parameter set the search evaluated is a candidate. A set is kept when its loss is at most
+Every parameter set the search evaluated is a candidate, plus a Latin hypercube of sets around
+the best (:func:`sample_around`; the search's own sets cluster along its path). A set is kept
+when its loss is at most
 ``max(ABS_THRESHOLD, REL_THRESHOLD * best loss)``: targets missed by at most one tolerance on
 average, or no worse than twice the best fit when even the best misses by more. Duplicates are
 dropped and, if more than ``MAX_ROWS`` remain, the list is thinned evenly by rank (the best set is
@@ -29,6 +31,20 @@ MAX_ROWS = 200
 MIN_ROWS = 10  # fewer sets than this: no verdict
 IDENTIFIED = 0.25
 WEAKLY = 0.5
+
+
+def sample_around(
+    space: SearchSpace, best: np.ndarray, n: int, spread: float, seed: int = 0
+) -> np.ndarray:
+    """``n`` search vectors in a Latin hypercube of +- ``spread`` of each range around ``best``
+    (clipped to the bounds): the candidates of the rejection step."""
+    from scipy.stats import qmc
+
+    lo, hi = np.array(space.low), np.array(space.high)
+    half = spread * (hi - lo)
+    a, b = np.maximum(lo, best - half), np.minimum(hi, best + half)
+    u = qmc.LatinHypercube(d=len(lo), seed=np.random.default_rng([seed, 1])).random(n)
+    return a + u * (b - a)
 
 
 def threshold(best: float) -> float:

@@ -150,11 +150,17 @@ class Objective:
         return loss(list(self.targets), sims.mean(axis=0))
 
 
-def _cap(week: int) -> int:
-    return next(cap for last, cap in ACT_CAPS if week <= last)
+#: Looser caps for report runs (the fit table and out-of-sample predictions): 25 and 25 times the
+#: observed counts. A report run past them is recorded as stopped (NaN), not simulated on: runs
+#: with millions of acts take gigabytes of memory.
+REPORT_CAPS = ((26, 200_000), (10**6, 1_500_000))
 
 
-def guarded_run(unc: Uncertainties, seed: int, end: str, scale: int):
+def _cap(week: int, caps=ACT_CAPS) -> int:
+    return next(cap for last, cap in caps if week <= last)
+
+
+def guarded_run(unc: Uncertainties, seed: int, end: str, scale: int, caps=ACT_CAPS):
     """``simulate(unc, seed=seed, end=end, scale=scale, detail=True)`` with baseline levers,
     stepped week by week and abandoned once the acts so far exceed :data:`ACT_CAPS`.
 
@@ -165,6 +171,6 @@ def guarded_run(unc: Uncertainties, seed: int, end: str, scale: int):
     m = TeleModel(inputs, population, unc, Levers(), seed, parse_end(end))
     while m.week < m.n_weeks:
         m.step()
-        if m.out_acts_type[: m.week].sum() > _cap(m.week - 1):
+        if m.out_acts_type[: m.week].sum() > _cap(m.week - 1, caps):
             return (m.n_weeks - m.week) / m.n_weeks + 1e-9
     return model_frames(m)

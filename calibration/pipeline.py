@@ -25,12 +25,20 @@ from typing import Any
 
 import numpy as np
 
-from model import DEFAULT_SCALE, Uncertainties, simulate
+from model import DEFAULT_SCALE, Uncertainties
+from model.calendar import n_weeks_until, week_starts
 from telesim.atomic import atomic_write_json, atomic_write_text
 
 from . import bass, ensemble, report
 from .loss import count_log_rmse, loss
-from .objective import Objective, SearchSpace, report_seeds, training_seeds
+from .objective import (
+    REPORT_CAPS,
+    Objective,
+    SearchSpace,
+    guarded_run,
+    report_seeds,
+    training_seeds,
+)
 from .quantities import quantities
 from .search import SearchSettings, differential_evolution
 from .targets import OBSERVED_CSV, file_sha256, last_day, load_targets, training_targets
@@ -54,6 +62,8 @@ class CalibrationSettings:
     params: tuple[str, ...] | None = None  # searched uncertainties (None: those marked calibrate)
     report_replicates: int = 20  # fresh seeds for the fit table's mean and 90% interval
     ensemble_runs: int = ENSEMBLE_RUNS  # ensemble members re-run for the ensemble's interval
+    ensemble_samples: int = 192  # sets sampled around the best for the ensemble (0: none)
+    ensemble_spread: float = 0.1  # their box: +- this share of each range around the best
     base: tuple[
         tuple[str, Any], ...
     ] = ()  # fixed values of fields not searched (default: defaults)
@@ -83,11 +93,16 @@ def _git(*args: str) -> str | None:
 def _replicate_job(job: tuple) -> dict[str, np.ndarray]:
     """One run for the report (top level: picklable for worker processes)."""
     values, seed, end, scale, targets = job
-    frames = simulate(Uncertainties.from_dict(values), seed=seed, end=end, scale=scale, detail=True)
-    # A report seed is used once: drop its population from the model's cache, or a worker
-    # running many report seeds holds one population per seed (about 1 GB each at the default
-    # scale) and the machine runs out of memory.
+    frames = guarded_run(Uncertainties.from_dict(values), seed, end, scale, caps=REPORT_CAPS)
+    # A report seed is used once: drop its population from the model's cache (about 50 MB each).
     _population_cache().clear()
+    if isinstance(frames, float):  # stopped: acts ran past REPORT_CAPS
+        n = n_weeks_until(dt.date.fromisoformat(end))
+        return {
+            "quantities": np.full(len(targets), np.nan),
+            "acts": np.full(n, np.nan),
+            "week_start": week_starts(n).astype("datetime64[D]"),
+        }
     w = frames["weekly"]
     return {
         "quantities": quantities(frames, list(targets)),
@@ -136,8 +151,14 @@ def calibrate(
         space.coords({**Uncertainties().to_dict(), **dict(settings.base)}), space.low, space.high
     )
     sha = file_sha256(observed)
+    # What the search depends on (the ensemble sampling after it does not change the search).
+    search_dict = {
+        k: v
+        for k, v in settings.to_dict().items()
+        if k not in ("ensemble_samples", "ensemble_spread")
+    }
     fingerprint = {
-        "settings": settings.to_dict(),
+        "settings": search_dict,
         "targets_sha256": sha,
         "space": asdict(space),
         "fitted": [t.id for t in fitted],
@@ -161,11 +182,28 @@ def calibrate(
     )
     if not result.finished:
         return None
-    search_seconds = time.perf_counter() - t0
+    search_seconds = result.elapsed
 
-    best_values = {**base, **space.values(result.x)}
+    # Ensemble: the search's evaluations are mostly steps of the DE population and of the
+    # refinement along single axes, too clustered to show how far parameters can move together;
+    # add a Latin hypercube of sets around the best (ABC-style rejection by the loss threshold).
+    xs, fs = result.evaluated_x, result.evaluated_f
+    if settings.ensemble_samples > 0:
+        extra = ensemble.sample_around(
+            space,
+            result.x,
+            settings.ensemble_samples,
+            settings.ensemble_spread,
+            seed=settings.search.seed,
+        )
+        log(f"ensemble: evaluating {len(extra)} sets around the best")
+        extra_f = np.array(map_fn(objective, list(extra)), dtype=float)
+        xs, fs = np.vstack([xs, extra]), np.concatenate([fs, extra_f])
+    i_best = int(np.argmin(fs))  # ties: the earliest, i.e. the search's own best
+    best_x, best_f = xs[i_best], float(fs[i_best])
+    best_values = {**base, **space.values(best_x)}
     best = Uncertainties.from_dict(best_values)
-    ens = ensemble.select(space, result.evaluated_x, result.evaluated_f, base)
+    ens = ensemble.select(space, xs, fs, base)
     par = ensemble.summary(space, ens)
     corr = ensemble.correlations(space, ens)
 
@@ -194,12 +232,16 @@ def calibrate(
     ens_sims = np.array([r["quantities"] for r in ens_runs])
 
     fit_table = report.fit_table(train_all, fitted, sims, ens_sims, bass_pred)
-    fitted_mean = sims.mean(axis=0)[[i for i, t in enumerate(train_all) if t in fitted]]
+    fitted_mean = np.nanmean(sims, axis=0)[[i for i, t in enumerate(train_all) if t in fitted]]
     metrics = report.metrics(fit_table)
+    metrics["report_runs_stopped"] = int(np.isnan(sims).all(axis=1).sum())
+    metrics["ensemble_runs_stopped"] = (
+        int(np.isnan(ens_sims).all(axis=1).sum()) if ens_sims.size else 0
+    )
     summary: dict[str, Any] = {
         "uncertainties": best.to_dict(),
         "calibrated": list(space.names),
-        "loss": float(result.fun),
+        "loss": best_f,
         "loss_report_seeds": loss(fitted, fitted_mean),
         "fit": metrics,
         "bass": {
@@ -218,12 +260,14 @@ def calibrate(
         },
         "search": {
             "evaluations": int(result.nfev),
+            "best_loss": float(result.fun),
             "generations": int(result.generations),
             "converged": bool(result.converged),
         },
         "ensemble": {
             "rows": len(ens),
-            "threshold": ensemble.threshold(float(result.fun)),
+            "threshold": ensemble.threshold(best_f),
+            "sampled_around_best": settings.ensemble_samples,
             "identified": [r.parameter for r in par.itertuples() if r.verdict == "identified"],
             "weakly_identified": [
                 r.parameter for r in par.itertuples() if r.verdict == "weakly identified"
@@ -237,7 +281,7 @@ def calibrate(
     }
     run_info = {
         "wall_seconds": time.perf_counter() - t0,
-        "search_seconds": search_seconds,
+        "search_seconds": search_seconds,  # summed over resumed sessions (this one: see wall)
         "git_commit": _git("rev-parse", "HEAD"),
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }

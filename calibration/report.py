@@ -37,10 +37,10 @@ def fit_table(
 ) -> pd.DataFrame:
     """One row per target: observed vs simulated (mean and 90% interval), errors, Bass."""
     fitted_ids = {t.id for t in fitted}
-    mean = sims.mean(axis=0)
-    q05, q95 = np.quantile(sims, [0.05, 0.95], axis=0)
+    mean = np.nanmean(sims, axis=0)  # runs stopped for runaway acts are NaN (counted apart)
+    q05, q95 = np.nanquantile(sims, [0.05, 0.95], axis=0)
     if ens_sims.size:
-        e05, e95 = np.quantile(ens_sims, [0.05, 0.95], axis=0)
+        e05, e95 = np.nanquantile(ens_sims, [0.05, 0.95], axis=0)
     else:
         e05 = e95 = np.full(len(targets), np.nan)
     err = errors(targets, mean)
@@ -145,7 +145,7 @@ def fig_weekly(best_runs, ens_runs, train_all, bass_fit, until):
     acts = np.array([r["acts"] for r in best_runs])
     ax.fill_between(
         x,
-        *np.quantile(acts, [0.05, 0.95], axis=0),
+        *np.nanquantile(acts, [0.05, 0.95], axis=0),
         color="C0",
         alpha=0.25,
         lw=0,
@@ -155,13 +155,13 @@ def fig_weekly(best_runs, ens_runs, train_all, bass_fit, until):
         ea = np.array([r["acts"] for r in ens_runs])
         ax.fill_between(
             x,
-            *np.quantile(ea, [0.05, 0.95], axis=0),
+            *np.nanquantile(ea, [0.05, 0.95], axis=0),
             color="C0",
             alpha=0.1,
             lw=0,
             label="ABM ensemble, 90%",
         )
-    ax.plot(x, acts.mean(axis=0), color="C0", label="ABM best set, mean")
+    ax.plot(x, np.nanmean(acts, axis=0), color="C0", label="ABM best set, mean")
     end = str(ws[-1] + 6)
     b = bass.weekly_frame(bass_fit.params, end)
     ax.plot(b.week_start + pd.Timedelta(days=3), b.acts, color="C1", ls="--", label="Bass baseline")
@@ -201,8 +201,8 @@ def fig_cumulative(best_runs, train_all, bass_fit, until):
     ws = best_runs[0]["week_start"]
     x = _dates(ws) + np.timedelta64(7, "D")
     cum = np.cumsum(np.array([r["acts"] for r in best_runs]), axis=1)
-    ax.fill_between(x, *np.quantile(cum, [0.05, 0.95], axis=0), color="C0", alpha=0.25, lw=0)
-    ax.plot(x, cum.mean(axis=0), color="C0", label="ABM best set (mean, 90% over seeds)")
+    ax.fill_between(x, *np.nanquantile(cum, [0.05, 0.95], axis=0), color="C0", alpha=0.25, lw=0)
+    ax.plot(x, np.nanmean(cum, axis=0), color="C0", label="ABM best set (mean, 90% over seeds)")
     b = bass.weekly_frame(bass_fit.params, str(ws[-1] + 6))
     ax.plot(b.week_start + pd.Timedelta(days=7), b.acts.cumsum(), "C1--", label="Bass baseline")
     for t in train_all:
@@ -325,8 +325,9 @@ def markdown(summary, run_info, table, parameters, pairs, until) -> str:
         + (f" (those ending by {until})" if until else " (every training figure)"),
         f"- search: {summary['search']['evaluations']} evaluations, "
         f"{summary['search']['generations']} DE generations, "
-        f"converged: {summary['search']['converged']}; wall time "
-        f"{run_info['wall_seconds']:.0f} s",
+        f"converged: {summary['search']['converged']}; search wall time "
+        f"{run_info['search_seconds']:.0f} s (summed over resumed sessions; recorded since the "
+        f"checkpoint format has it), this session {run_info['wall_seconds']:.0f} s",
         f"- loss (training seeds): {summary['loss']:.4g}; on the report seeds: "
         f"{summary['loss_report_seeds']:.4g}; Bass baseline: {summary['bass']['loss']:.4g}",
         f"- log-RMSE over the fitted point/approx counts: ABM {m['count_log_rmse']:.3f}, "

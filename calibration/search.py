@@ -21,6 +21,7 @@ Evaluations go through ``map``: any ordered map (``telesim.execution``) gives th
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -66,6 +67,7 @@ class SearchResult:
     evaluated_f: np.ndarray
     trace: list[dict[str, Any]]  # one row per generation / refinement step
     finished: bool = True  # False when stopped early on purpose (``stop_after``)
+    elapsed: float = 0.0  # wall seconds of the search, summed over resumed sessions
 
 
 class _Recorder:
@@ -184,6 +186,8 @@ def differential_evolution(
     solver = _solver(objective, bounds, settings, recorder, x0)
     generation = 0
     phase = "de"
+    t_start = time.perf_counter()
+    elapsed0 = 0.0
     refine_state: dict | None = None
     if resume:
         if checkpoint is None or not Path(checkpoint).is_file():
@@ -202,6 +206,7 @@ def differential_evolution(
         trace.extend(state["trace"])
         phase = state["phase"]
         refine_state = state.get("refine")
+        elapsed0 = float(state.get("elapsed_seconds", 0.0))
 
     def snapshot() -> dict:
         return {
@@ -220,6 +225,7 @@ def differential_evolution(
             "evaluated_f": fs,
             "trace": trace,
             "refine": refine_state,
+            "elapsed_seconds": elapsed0 + time.perf_counter() - t_start,
         }
 
     steps = 0
@@ -335,6 +341,7 @@ def differential_evolution(
         evaluated_x=np.array(xs, dtype=float).reshape(len(fs), len(bounds)),
         evaluated_f=np.array(fs, dtype=float),
         trace=trace,
+        elapsed=elapsed0 + time.perf_counter() - t_start,
     )
 
 

@@ -115,6 +115,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="fresh seeds for the fit table's interval (default %(default)s)",
     )
     p.add_argument(
+        "--ensemble-samples",
+        type=_nonneg,
+        default=192,
+        help="sets sampled around the best for the ensemble (default %(default)s)",
+    )
+    p.add_argument(
         "--params",
         default=None,
         help="comma-separated uncertainties to search (default: those marked fitted)",
@@ -151,6 +157,7 @@ def run(args) -> int:
         until=args.until,
         params=params,
         report_replicates=args.report_replicates,
+        ensemble_samples=args.ensemble_samples,
     )
     out = args.out or default_run_dir(args.until)
     observed = args.observed or OBSERVED_CSV

@@ -50,6 +50,7 @@ def test_known_parameters_are_recovered(synthetic, tmp_path, monkeypatch):
         params=tuple(TRUE),
         report_replicates=2,
         ensemble_runs=2,
+        ensemble_samples=20,
     )
     out = tmp_path / "run"
     summary = calibrate(

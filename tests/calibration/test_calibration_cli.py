@@ -1,0 +1,41 @@
+"""``telesim calibrate``: options and clear errors (no search is run here)."""
+
+from __future__ import annotations
+
+from telesim.cli import build_parser, main
+
+
+def test_calibrate_options_parse():
+    args = build_parser().parse_args(
+        [
+            "calibrate",
+            "--budget",
+            "64",
+            "--replicates",
+            "3",
+            "--workers",
+            "2",
+            "--until",
+            "2019-03-17",
+            "--resume",
+            "--out",
+            "/tmp/x",
+        ]
+    )
+    assert (args.budget, args.replicates, args.workers, args.until, args.resume) == (
+        64,
+        3,
+        2,
+        "2019-03-17",
+        True,
+    )
+
+
+def test_until_before_every_target_is_a_clear_error(tmp_path, capsys):
+    assert main(["calibrate", "--until", "2018-10-01", "--out", str(tmp_path), "--no-save"]) == 2
+    assert "no training target ends by then" in capsys.readouterr().err
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path, capsys):
+    assert main(["calibrate", "--resume", "--out", str(tmp_path / "none"), "--no-save"]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
