@@ -10,10 +10,14 @@ always kept first). This is a set of near-optimal fits, not a Bayesian posterior
 visits the good region more densely than a sampler would, so intervals are indicative and tend
 to be narrow for parameters the search converged on.
 
-A parameter is called *identified* when the ensemble's 90% interval covers less than a quarter of
-its searched range (on the search scale), *weakly identified* below a half, and *not identified*
-otherwise; uncertainties that are not calibrated stay at their default and are not identified by
-the 2018-2019 data at all.
+When sets were sampled around the best (the default), the ensemble is the best set plus the
+sampled sets that pass the threshold, and a parameter is called *identified* when their 90%
+interval covers less than half of the sampling box (+- 3% of the range: the data pin it down at
+least locally), *weakly identified* below 80%, and *not identified* when the accepted sets fill
+the box. This is a local statement: a parameter can be identified near the best and still trade
+off with another far from it (see the correlations). Without sampling, the cut-offs are a quarter
+and a half of the searched range. Uncertainties that are not calibrated stay at their default
+and are not identified by the 2018-2019 data at all.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ REL_THRESHOLD = 2.0
 MAX_ROWS = 200
 MIN_ROWS = 10  # fewer sets than this: no verdict
 IDENTIFIED = 0.25
+#: Cut-offs as shares of the sampling box when the ensemble was sampled around the best.
+LOCAL_IDENTIFIED = 0.5
+LOCAL_WEAKLY = 0.8
 WEAKLY = 0.5
 
 
@@ -57,14 +64,25 @@ def select(
     fs: np.ndarray,
     base: dict,
     max_rows: int = MAX_ROWS,
+    candidates: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The ensemble: one column per Uncertainties field (all of them) and ``loss``, best first.
 
     ``xs`` are search vectors (search coordinates), ``fs`` their losses; ``base`` holds the values
-    of the fields not searched.
+    of the fields not searched. ``candidates`` (a boolean mask) restricts the ensemble to the best
+    set plus those sets (the ones sampled around the best), when at least ``MIN_ROWS`` of them
+    pass the threshold.
     """
     xs = np.asarray(xs, dtype=float)
     fs = np.asarray(fs, dtype=float)
+    if candidates is not None:
+        candidates = np.asarray(candidates, dtype=bool)
+        best = int(np.argmin(np.where(np.isfinite(fs), fs, np.inf)))
+        passing = candidates & (fs <= threshold(float(fs[best])))
+        if passing.sum() >= MIN_ROWS:
+            keep_mask = candidates.copy()
+            keep_mask[best] = True
+            xs, fs = xs[keep_mask], fs[keep_mask]
     ok = np.isfinite(fs)
     xs, fs = xs[ok], fs[ok]
     order = np.lexsort((np.arange(fs.size), fs))  # by loss, ties by evaluation order
@@ -86,21 +104,30 @@ def select(
     return pd.DataFrame(rows, columns=[*defaults, "loss"])
 
 
-def summary(space: SearchSpace, ensemble: pd.DataFrame) -> pd.DataFrame:
-    """Per parameter: best value, 5-95% interval, searched range and an identification verdict."""
+def summary(space: SearchSpace, ensemble: pd.DataFrame, box: float | None = None) -> pd.DataFrame:
+    """Per parameter: best value, 5-95% interval, searched range and an identification verdict.
+
+    With ``box`` (the ensemble was sampled within +- ``box`` of each range around the best), the
+    interval is judged against the box instead of the whole range: a parameter whose accepted
+    sets fill the box is not pinned down even locally; one confined to under half of it is.
+    """
     rows = []
     for name, lo, hi, lg in zip(space.names, space.low, space.high, space.log, strict=True):
         v = ensemble[name].to_numpy(dtype=float)
         s = np.log10(v) if lg else v
         q05, q50, q95 = np.quantile(s, [0.05, 0.5, 0.95])
         width = (q95 - q05) / (hi - lo)
+        if box is None:
+            cut_id, cut_weak = IDENTIFIED, WEAKLY
+        else:
+            cut_id, cut_weak = LOCAL_IDENTIFIED * 2 * box, LOCAL_WEAKLY * 2 * box
         verdict = (
             "undetermined (too few sets)"
             if len(ensemble) < MIN_ROWS
             else "identified"
-            if width < IDENTIFIED
+            if width < cut_id
             else "weakly identified"
-            if width < WEAKLY
+            if width < cut_weak
             else "not identified"
         )
         back = (lambda z: 10.0**z) if lg else (lambda z: z)

@@ -63,7 +63,7 @@ class CalibrationSettings:
     report_replicates: int = 20  # fresh seeds for the fit table's mean and 90% interval
     ensemble_runs: int = ENSEMBLE_RUNS  # ensemble members re-run for the ensemble's interval
     ensemble_samples: int = 192  # sets sampled around the best for the ensemble (0: none)
-    ensemble_spread: float = 0.1  # their box: +- this share of each range around the best
+    ensemble_spread: float = 0.03  # their box: +- this share of each range around the best
     base: tuple[
         tuple[str, Any], ...
     ] = ()  # fixed values of fields not searched (default: defaults)
@@ -188,6 +188,7 @@ def calibrate(
     # refinement along single axes, too clustered to show how far parameters can move together;
     # add a Latin hypercube of sets around the best (ABC-style rejection by the loss threshold).
     xs, fs = result.evaluated_x, result.evaluated_f
+    sampled = np.zeros(len(fs), dtype=bool)
     if settings.ensemble_samples > 0:
         extra = ensemble.sample_around(
             space,
@@ -199,12 +200,17 @@ def calibrate(
         log(f"ensemble: evaluating {len(extra)} sets around the best")
         extra_f = np.array(map_fn(objective, list(extra)), dtype=float)
         xs, fs = np.vstack([xs, extra]), np.concatenate([fs, extra_f])
+        sampled = np.concatenate([sampled, np.ones(len(extra_f), dtype=bool)])
     i_best = int(np.argmin(fs))  # ties: the earliest, i.e. the search's own best
     best_x, best_f = xs[i_best], float(fs[i_best])
     best_values = {**base, **space.values(best_x)}
     best = Uncertainties.from_dict(best_values)
-    ens = ensemble.select(space, xs, fs, base)
-    par = ensemble.summary(space, ens)
+    use_samples = (
+        settings.ensemble_samples > 0
+        and int((sampled & (fs <= ensemble.threshold(best_f))).sum()) >= ensemble.MIN_ROWS
+    )
+    ens = ensemble.select(space, xs, fs, base, candidates=sampled if use_samples else None)
+    par = ensemble.summary(space, ens, box=settings.ensemble_spread if use_samples else None)
     corr = ensemble.correlations(space, ens)
 
     # Baseline, fitted to the same targets.
@@ -268,6 +274,8 @@ def calibrate(
             "rows": len(ens),
             "threshold": ensemble.threshold(best_f),
             "sampled_around_best": settings.ensemble_samples,
+            "sampled_accepted": int((sampled & (fs <= ensemble.threshold(best_f))).sum()),
+            "from_samples": bool(use_samples),
             "identified": [r.parameter for r in par.itertuples() if r.verdict == "identified"],
             "weakly_identified": [
                 r.parameter for r in par.itertuples() if r.verdict == "weakly identified"

@@ -367,9 +367,16 @@ def markdown(summary, run_info, table, parameters, pairs, until) -> str:
     lines += [
         "## Parameters",
         "",
-        "The ensemble holds every evaluated set with loss ≤ "
-        f"{summary['ensemble']['threshold']:.3g} ({summary['ensemble']['rows']} sets after "
-        "de-duplication and thinning). It is a set of near-optimal fits, not a posterior.",
+        (
+            f"The ensemble holds the best set and the {summary['ensemble']['sampled_accepted']} "
+            f"of {summary['ensemble']['sampled_around_best']} sets sampled within ±3% of each "
+            "range around it whose loss is ≤ "
+            if summary["ensemble"].get("from_samples")
+            else "The ensemble holds every evaluated set with loss ≤ "
+        )
+        + f"{summary['ensemble']['threshold']:.3g} ({summary['ensemble']['rows']} sets after "
+        "de-duplication and thinning). It is a set of near-optimal fits, not a posterior; "
+        "verdicts are local (see calibration/ensemble.py).",
         "",
         md_table(parameters),
         "",
