@@ -120,7 +120,10 @@ def summary(space: SearchSpace, ensemble: pd.DataFrame, box: float | None = None
         if box is None:
             cut_id, cut_weak = IDENTIFIED, WEAKLY
         else:
-            cut_id, cut_weak = LOCAL_IDENTIFIED * 2 * box, LOCAL_WEAKLY * 2 * box
+            # the sampling box around the best (row 0), clipped to the range as sampled
+            half = box * (hi - lo)
+            inside = (min(hi, s[0] + half) - max(lo, s[0] - half)) / (hi - lo)
+            cut_id, cut_weak = LOCAL_IDENTIFIED * inside, LOCAL_WEAKLY * inside
         verdict = (
             "undetermined (too few sets)"
             if len(ensemble) < MIN_ROWS

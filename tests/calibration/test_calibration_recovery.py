@@ -68,7 +68,9 @@ def test_known_parameters_are_recovered(synthetic, tmp_path, monkeypatch):
         lo, hi = params.loc[name, "q05"], params.loc[name, "q95"]
         assert lo <= true <= hi, (name, true, lo, hi)
         if name == "open_share":
-            assert abs(np.log10(best / true)) < 0.15
+            # to 17 Mar 2019 there is no doctor count: openness trades off against choice, so
+            # the point estimate is only asked to be within a factor of 2
+            assert abs(np.log10(best / true)) < 0.3
         else:
             assert abs(best - true) < 0.3
     assert summary["loss"] < 0.5
