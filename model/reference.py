@@ -18,8 +18,8 @@ import numpy as np
 from . import rules
 from .agents import ILE_DE_FRANCE, Doctolib, OtherPlatforms, RegionAgent
 from .calendar import WEEKS_PER_YEAR, n_weeks_until
-from .inputs import AGE_BANDS, DOCTOR_TYPES, Inputs
-from .model import PLATFORMS
+from .inputs import DOCTOR_TYPES, Inputs
+from .model import TeleModel
 from .params import Levers, Uncertainties
 from .policy import week_policy
 from .population import SPECIALIST, Population, build_population
@@ -185,18 +185,7 @@ class ReferenceModel(mesa.Model):
         self.patients = [PatientAgent(self, i, ties) for i, ties in enumerate(self._ties())]
         self.peer_share = np.zeros(inputs.n_regions * len(DOCTOR_TYPES))
         self.week_acts: list = []
-        w, nr = self.n_weeks, inputs.n_regions
-        self.out_acts_type = np.zeros((w, len(DOCTOR_TYPES)), np.int64)
-        self.out_acts_region = np.zeros((w, nr), np.int64)
-        self.out_acts_platform = np.zeros((w, len(PLATFORMS)), np.int64)
-        self.out_acts_age = np.zeros((w, len(AGE_BANDS)), np.int64)
-        self.out_new_age = np.zeros((w, len(AGE_BANDS)), np.int64)
-        self.out_adopting_region = np.zeros((w, nr), np.int64)
-        self.out_adopting_type = np.zeros((w, len(DOCTOR_TYPES)), np.int64)
-        self.out_billing_liberal = np.zeros(w, np.int64)
-        self.out_acts_liberal_60 = np.zeros(w, np.int64)
-        self.out_open = np.zeros(w, np.int64)
-        self.out_aware = np.zeros(w, np.float64)
+        TeleModel._alloc_outputs(self)  # the same weekly aggregates as the engine
 
     def _ties(self) -> list[list[tuple[int, bool, bool]]]:
         """Each person's ties (doctor, known, in pathway), read off the shared population."""

@@ -15,29 +15,10 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from telesim.argtypes import nonneg_int, positive_int
 from telesim.execution import add_executor_arguments, executor_from_args
 
 DEFAULTS = {"budget": 640, "replicates": 2, "popsize": 2, "seed": 0, "refine": 480}
-
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return v
-
-
-def _nonneg(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return v
 
 
 def _date(text: str) -> str:
@@ -57,13 +38,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--budget",
-        type=_positive,
+        type=positive_int,
         default=DEFAULTS["budget"],
         help="objective evaluations of the search (default %(default)s)",
     )
     p.add_argument(
         "--replicates",
-        type=_positive,
+        type=positive_int,
         default=DEFAULTS["replicates"],
         help="fixed replicate seeds averaged per evaluation (default %(default)s)",
     )
@@ -86,37 +67,37 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--seed",
-        type=_nonneg,
+        type=nonneg_int,
         default=DEFAULTS["seed"],
         help="seed of the search's own random generator (default %(default)s)",
     )
     p.add_argument(
         "--popsize",
-        type=_positive,
+        type=positive_int,
         default=DEFAULTS["popsize"],
         help="population = popsize x number of parameters (default %(default)s)",
     )
     p.add_argument(
         "--refine",
-        type=_nonneg,
+        type=nonneg_int,
         default=DEFAULTS["refine"],
         help="evaluations of a local compass-search refinement (default %(default)s)",
     )
     p.add_argument(
         "--scale",
-        type=_positive,
+        type=positive_int,
         default=None,
         help="persons per patient agent (default: the model's default)",
     )
     p.add_argument(
         "--report-replicates",
-        type=_positive,
+        type=positive_int,
         default=20,
         help="fresh seeds for the fit table's interval (default %(default)s)",
     )
     p.add_argument(
         "--ensemble-samples",
-        type=_nonneg,
+        type=nonneg_int,
         default=192,
         help="sets sampled around the best for the ensemble (default %(default)s)",
     )

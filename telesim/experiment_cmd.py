@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from telesim.argtypes import nonneg_int, positive_int
+
 #: Defaults sized so that ``make run`` (scenarios, least change, Morris, report) stays within
 #: 10 minutes on a 2-core machine; raise them for a study.
 DEFAULT_REPLICATES = 4
@@ -43,7 +45,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--replicates",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_REPLICATES,
         help=f"replicates per scenario (default {DEFAULT_REPLICATES})",
     )
@@ -54,11 +56,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="experiment folder (default results/experiments)",
     )
     p.add_argument(
-        "--root-seed", type=_nonneg, default=None, help="root seed of the replicates' seeds"
+        "--root-seed", type=nonneg_int, default=None, help="root seed of the replicates' seeds"
     )
     p.add_argument("--end", default="2021-12-31", help="last simulated day (default 2021-12-31)")
     p.add_argument(
-        "--scale", type=_positive, default=None, help="persons per patient agent (model default)"
+        "--scale", type=positive_int, default=None, help="persons per patient agent (model default)"
     )
     p.add_argument(
         "--ensemble",
@@ -77,13 +79,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--lc-replicates",
-        type=_positive,
+        type=positive_int,
         default=None,
         help="replicates per least-change point (default: --replicates)",
     )
     p.add_argument(
         "--lc-rounds",
-        type=_nonneg,
+        type=nonneg_int,
         default=DEFAULT_LC_ROUNDS,
         help=f"bisection rounds after the end points (default {DEFAULT_LC_ROUNDS})",
     )
@@ -95,13 +97,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--morris-trajectories",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_MORRIS_TRAJECTORIES,
         help=f"Morris trajectories (default {DEFAULT_MORRIS_TRAJECTORIES})",
     )
     p.add_argument(
         "--sobol-n",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_SOBOL_N,
         help=f"Sobol base sample size, a power of 2 (default {DEFAULT_SOBOL_N})",
     )
@@ -109,26 +111,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_executor_arguments(p)
     return p
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
-
-
-def _nonneg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
 
 
 def run(args) -> int:

@@ -27,6 +27,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+from telesim.argtypes import nonneg_int, positive_int
 from telesim.atomic import atomic_dir, atomic_savefig, atomic_to_parquet, atomic_write_json
 
 #: Repository root (this file is ``<root>/telesim/run_cmd.py``).
@@ -58,7 +59,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default="baseline",
         help="scenario name or scenario file (default: baseline)",
     )
-    p.add_argument("--seed", type=_nonneg_int, default=1, help="root random seed (default: 1)")
+    p.add_argument("--seed", type=nonneg_int, default=1, help="root random seed (default: 1)")
     p.add_argument(
         "--end",
         type=_iso_date,
@@ -73,7 +74,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--scale",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="persons per patient agent, 1 = whole population (default: the model's)",
     )
@@ -86,26 +87,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "object); default: the project's best set (committed calibration, else defaults)",
     )
     return p
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
 
 
 def _iso_date(text: str) -> dt.date:
