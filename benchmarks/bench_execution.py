@@ -44,7 +44,7 @@ def trivial(x: int) -> int:
 
 
 def _executors(workers: int):
-    from telesim.execution import make_executor
+    from infra.execution import make_executor
 
     yield "serial (this process)", lambda: make_executor("local", 1)
     yield f"local pool, {workers} processes", lambda: make_executor("local", workers)

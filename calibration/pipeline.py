@@ -17,7 +17,6 @@ The steps, in order:
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from model import DEFAULT_SCALE, Uncertainties
+from infra.atomic import atomic_write_json, atomic_write_text
+from infra.provenance import git
+from model import DEFAULT_SCALE, Uncertainties, clear_population_cache
 from model.calendar import n_weeks_until, week_starts
-from telesim.atomic import atomic_write_json, atomic_write_text
 
 from . import bass, ensemble, report
 from .loss import count_log_rmse, loss
@@ -81,13 +81,7 @@ def default_run_dir(until: str | None) -> Path:
 
 
 def _git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True
-        )
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
+    return git(ROOT, *args) or None
 
 
 def _replicate_job(job: tuple) -> dict[str, np.ndarray]:
@@ -95,7 +89,7 @@ def _replicate_job(job: tuple) -> dict[str, np.ndarray]:
     values, seed, end, scale, targets = job
     frames = guarded_run(Uncertainties.from_dict(values), seed, end, scale, caps=REPORT_CAPS)
     # A report seed is used once: drop its population from the model's cache (about 50 MB each).
-    _population_cache().clear()
+    clear_population_cache()
     if isinstance(frames, float):  # stopped: acts ran past REPORT_CAPS
         n = n_weeks_until(dt.date.fromisoformat(end))
         return {
@@ -109,12 +103,6 @@ def _replicate_job(job: tuple) -> dict[str, np.ndarray]:
         "acts": w["acts"].to_numpy(dtype=float),
         "week_start": w["week_start"].to_numpy().astype("datetime64[D]"),
     }
-
-
-def _population_cache() -> dict:
-    from model import population
-
-    return population._cache
 
 
 def calibrate(

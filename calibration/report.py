@@ -1,6 +1,6 @@
 """The calibration report: fit table, metrics, figures and ``report.md`` in the run folder.
 
-Every file is written atomically (``telesim.atomic``). Files of ``results/calibration/<run>/``:
+Every file is written atomically (``infra.atomic``). Files of ``results/calibration/<run>/``:
 
 * ``fit_table.csv`` — one row per training figure: observed, simulated mean and 90% interval over
   the report seeds (best set), the ensemble's 90% interval, the error, and the Bass baseline;
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from telesim.atomic import atomic_savefig, atomic_write_json, atomic_write_text
+from infra.atomic import atomic_savefig, atomic_write_json, atomic_write_text
 
 from . import bass
 from .loss import errors, tolerance

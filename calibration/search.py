@@ -15,7 +15,7 @@ reaches the whole range (the bounds are not narrowed).
 
 An optional local refinement (a parallel compass search: all 2N axis moves of a step evaluated
 together, move to the best improvement, else halve the step) follows, checkpointed the same way.
-Evaluations go through ``map``: any ordered map (``telesim.execution``) gives the same numbers.
+Evaluations go through ``map``: any ordered map (``infra.execution``) gives the same numbers.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 from scipy.optimize._differentialevolution import DifferentialEvolutionSolver
 from tqdm import tqdm
 
-from telesim.atomic import atomic_write_json
+from infra.atomic import atomic_write_json
 
 CHECKPOINT_VERSION = 1
 

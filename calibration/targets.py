@@ -1,14 +1,18 @@
-"""The observed figures the calibration fits, read from ``calibration/data/observed.csv``.
+"""The observed figures, read from ``calibration/data/observed.csv``: the project's one reader.
 
-Each row becomes a typed :class:`Target`; the file's checksum goes into ``calibrated.json`` so a
-calibration can always be matched with the data it was fitted to.
+Each row becomes a typed :class:`Target` (:func:`load_targets`); the file's checksum goes into
+``calibrated.json`` so a calibration can always be matched with the data it was fitted to. The
+same rows serve everyone else: :func:`load_observed` gives the national figures as a frame to
+draw beside simulated series (runs, report, page), and :func:`annual_targets` the government's
+annual targets (500,000 acts in 2019, 1 million in 2020, 1.3 million in 2021), so a corrected
+figure in the file changes every table and chart.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +29,8 @@ SHARE_KINDS = ("share_of_acts", "share_of_liberal_acts", "share_of_patients")
 KINDS = (*COUNT_KINDS, *SHARE_KINDS, "annual_target")
 BOUNDS = ("point", "approx", "lower")
 USES = ("train", "context", "target")
+#: Scopes that mean the whole country (figures drawn beside national series).
+NATIONAL_SCOPES = {"", "france", "national", "fr", "all", "nan"}
 
 
 @dataclass(frozen=True)
@@ -113,3 +119,40 @@ def training_targets(targets: list[Target], until: dt.date | str | None = None) 
 def last_day(targets: list[Target]) -> dt.date:
     """The last day any of these targets covers: how far a calibration run must simulate."""
     return max(t.end for t in targets)
+
+
+def load_observed(path: str | Path = OBSERVED_CSV) -> pd.DataFrame:
+    """The national figures and the annual targets, one row each, as a frame to draw.
+
+    Columns: those of :class:`Target`, with ``period_start`` and ``period_end`` (Timestamps) for
+    ``start`` and ``end``; rows in the file's order.
+    """
+    rows = [
+        asdict(t)
+        for t in load_targets(path)
+        if t.scope.strip().lower() in NATIONAL_SCOPES or t.kind == "annual_target"
+    ]
+    frame = pd.DataFrame(rows, columns=[f.name for f in fields(Target)])
+    frame = frame.rename(columns={"start": "period_start", "end": "period_end"})
+    for column in ("period_start", "period_end"):
+        frame[column] = pd.to_datetime(frame[column])
+    frame["value"] = frame["value"].astype(float)
+    return frame
+
+
+def annual_targets(path: str | Path = OBSERVED_CSV) -> dict[int, float]:
+    """``{year: acts}`` for every ``annual_target`` row; each must cover one whole calendar year."""
+    targets: dict[int, float] = {}
+    for t in load_targets(path):
+        if t.kind != "annual_target":
+            continue
+        if (t.start.month, t.start.day, t.end.month, t.end.day) != (1, 1, 12, 31) or (
+            t.start.year != t.end.year
+        ):
+            raise ValueError(f"{path}: row {t.id!r} does not cover one calendar year")
+        if not t.value > 0:
+            raise ValueError(f"{path}: row {t.id!r}: target {t.value} is not positive")
+        targets[t.start.year] = t.value
+    if not targets:
+        raise ValueError(f"{path}: no rows with kind = annual_target")
+    return dict(sorted(targets.items()))

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from telesim.atomic import atomic_write_json
+from infra.atomic import atomic_write_json
 
 from .outcomes import summary_table
 from .runner import Design, ExperimentError, RunSpec, execute, read_design
@@ -316,13 +316,13 @@ def run_least_change(
     bracket; ``rounds`` bounds the number of rounds after the first (t = 1) and ``xtol`` the
     bracket width in t. Returns the record written to ``least_change.json``.
     """
-    from .targets import load_targets
+    from calibration.targets import annual_targets
 
     out = Path(out)
     design = read_design(out)
     if design is None:
         raise ExperimentError(f"{out}: no experiment here; run the scenarios first")
-    targets = targets or load_targets()
+    targets = targets or annual_targets()
     plan = design.plan[: replicates or len(design.plan)]
     paths = lever_paths(levers)
     years = [y for y in sorted(targets) if pd.Timestamp(design.end).date() >= dt.date(y, 12, 31)]

@@ -34,6 +34,23 @@ LOW_Q, HIGH_Q = 0.05, 0.95
 # per run
 
 
+def _spread_over_days(
+    week_start: Sequence[Any], values: Sequence[float], end: str | dt.date | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each week's value spread evenly over its seven days: ``(days, values)``, days after ``end``
+    dropped, in week order."""
+    starts = pd.to_datetime(pd.Series(week_start)).to_numpy(dtype="datetime64[D]")
+    vals = np.asarray(values, dtype=float)
+    if len(starts) != len(vals):
+        raise ValueError(f"{len(starts)} week starts for {len(vals)} values")
+    days = (starts[:, None] + np.arange(7)[None, :]).ravel()
+    share = np.repeat(vals / 7.0, 7)
+    if end is not None:
+        keep = days <= np.datetime64(pd.Timestamp(end).date(), "D")
+        days, share = days[keep], share[keep]
+    return days, share
+
+
 def annual_split(
     week_start: Sequence[Any], values: Sequence[float], end: str | dt.date | None = None
 ) -> dict[int, float]:
@@ -41,21 +58,20 @@ def annual_split(
 
     Each week's value is spread evenly over its seven days; days after ``end`` are dropped.
     """
-    starts = pd.to_datetime(pd.Series(week_start)).to_numpy(dtype="datetime64[D]")
-    vals = np.asarray(values, dtype=float)
-    if len(starts) != len(vals):
-        raise ValueError(f"{len(starts)} week starts for {len(vals)} values")
-    days = starts[:, None] + np.arange(7)[None, :]
-    share = np.broadcast_to((vals / 7.0)[:, None], days.shape)
-    keep = np.ones(days.shape, dtype=bool)
-    if end is not None:
-        keep = days <= np.datetime64(pd.Timestamp(end).date(), "D")
+    days, share = _spread_over_days(week_start, values, end)
     years = days.astype("datetime64[Y]").astype(int) + 1970
-    out: dict[int, float] = {}
-    for year in np.unique(years[keep]):
-        mask = keep & (years == year)
-        out[int(year)] = float(share[mask].sum())
-    return out
+    return {int(year): float(share[years == year].sum()) for year in np.unique(years)}
+
+
+def annual_totals(weekly: pd.DataFrame, end: str | dt.date | None = None) -> dict[int, float]:
+    """Acts per calendar year of one run's weekly table (see :func:`annual_split`)."""
+    return annual_split(weekly["week_start"], weekly["acts"], end)
+
+
+def daily_acts(weekly: pd.DataFrame, end: str | dt.date | None = None) -> pd.Series:
+    """Weekly acts spread evenly over their seven days, cut at ``end``: a Series indexed by day."""
+    days, share = _spread_over_days(weekly["week_start"], weekly["acts"], end)
+    return pd.Series(share, index=pd.DatetimeIndex(days), name="acts")
 
 
 def covers_year(end: str | dt.date, year: int) -> bool:

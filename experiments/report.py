@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from telesim.atomic import atomic_dir, atomic_savefig, atomic_write_text
+from calibration.targets import OBSERVED_CSV, annual_targets, load_observed
+from infra.atomic import atomic_dir, atomic_savefig, atomic_write_text
 
 from . import least_change, outcomes, sensitivity
 from .runner import DEFAULT_OUT, ROOT, ExperimentError, read_design, run_dir
 from .scenarios import GROUPS
-from .targets import OBSERVED_CSV, load_targets
 
 DEFAULT_REPORT = ROOT / "results" / "report"
 #: A scenario "hits" a target in the answer when at least this share of its runs reach it.
@@ -66,7 +66,7 @@ class Analysis:
         if design is None:
             raise ExperimentError(f"{self.out}: no experiment.json; run `telesim experiment` first")
         self.design = design
-        self.targets = load_targets()
+        self.targets = annual_targets()
         self.labels = sorted(design.scenarios, key=lambda n: _order(n, design.scenarios[n]))
         self.summary = outcomes.summary_table(self.out, design.plan, self.labels)
         if self.summary.empty:
@@ -108,12 +108,6 @@ class Analysis:
 
 # --------------------------------------------------------------------------------------------
 # figures (matplotlib Figure objects: no global pyplot state)
-
-
-def _observed():
-    from telesim.run_cmd import load_observed
-
-    return load_observed(OBSERVED_CSV)
 
 
 def _draw_observed(ax, observed, stop) -> None:
@@ -663,7 +657,7 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
 def write_report(out: str | Path = DEFAULT_OUT, report_dir: str | Path = DEFAULT_REPORT) -> Path:
     """Compute the analysis from ``out`` and write ``report_dir`` atomically; print the answer."""
     a = Analysis(out)
-    observed = _observed()
+    observed = load_observed()
     report_dir = Path(report_dir)
     with atomic_dir(report_dir) as tmp:
         figs: dict[str, str] = {}

@@ -5,7 +5,7 @@ with R *replicates*; replicate ``r`` pairs one parameter set drawn from the cali
 (the uncertainties) with one seed derived from the root seed by numpy ``SeedSequence``. Every
 scenario meets the same replicates, so scenario effects are paired differences.
 
-Where the work happens is the executor's business (``telesim.execution``: this process, a local
+Where the work happens is the executor's business (``infra.execution``: this process, a local
 process pool, a Dask cluster). Workers only compute: :func:`run_one` takes a small picklable
 :class:`RunSpec` and returns the frames. The coordinator (the calling process) writes each run
 atomically to ``<out>/runs/<label>/<param_id>/seed-<seed>/`` — keyed by scenario, parameter set
@@ -21,21 +21,19 @@ import datetime as dt
 import hashlib
 import json
 import math
-import platform
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from telesim.atomic import atomic_dir, atomic_to_parquet, atomic_write_json
+from infra.atomic import atomic_dir, atomic_to_parquet, atomic_write_json
+from infra.provenance import git, package_versions
 
 #: Repository root.
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,8 +228,8 @@ def model_hash() -> str:
         base = ROOT / "model"
         for path in sorted(base.rglob("*")):
             if path.is_file() and path.suffix in (".py", ".csv", ".json", ".toml"):
-                if "__pycache__" in path.parts or path.name == "app.py":
-                    continue  # the page's code does not change a run
+                if "__pycache__" in path.parts:
+                    continue
                 digest.update(str(path.relative_to(base)).encode())
                 digest.update(path.read_bytes())
         _ENV_CACHE["model_hash"] = digest.hexdigest()[:16]
@@ -270,23 +268,8 @@ _ENV_CACHE: dict[str, Any] = {}
 def environment() -> dict[str, Any]:
     """Package versions and git commit, recorded in every run's metadata (computed once)."""
     if "versions" not in _ENV_CACHE:
-        versions = {"python": platform.python_version()}
-        for name in ("mesa", "numpy", "pandas", "scipy", "pyarrow"):
-            try:
-                versions[name] = importlib_metadata.version(name)
-            except importlib_metadata.PackageNotFoundError:
-                versions[name] = None
-        try:
-            commit = subprocess.run(
-                ["git", "-C", str(ROOT), "rev-parse", "HEAD"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-            )
-            sha = commit.stdout.strip() if commit.returncode == 0 else None
-        except (OSError, subprocess.SubprocessError):
-            sha = None
-        _ENV_CACHE.update({"versions": versions, "git_commit": sha})
+        versions = package_versions(("mesa", "numpy", "pandas", "scipy", "pyarrow"))
+        _ENV_CACHE.update({"versions": versions, "git_commit": git(ROOT, "rev-parse", "HEAD")})
     return {k: _ENV_CACHE[k] for k in ("versions", "git_commit")} | {"model_hash": model_hash()}
 
 
@@ -362,7 +345,7 @@ def execute(
     tests use it to interrupt an experiment). Raises :class:`ExperimentError` if a run on disk has
     the same key but other settings.
     """
-    from telesim.execution import make_executor
+    from infra.execution import make_executor
 
     t0 = time.perf_counter()
     unique: dict[tuple[str, str, int], RunSpec] = {}

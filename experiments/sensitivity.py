@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import stats
 from scipy.stats import qmc
 
-from telesim.atomic import atomic_write_json
+from infra.atomic import atomic_write_json
 
 from .outcomes import summary_table
 from .runner import (

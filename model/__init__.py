@@ -4,7 +4,14 @@
 """
 
 from .params import Levers, ParameterError, Uncertainties
-from .simulate import DEFAULT_SCALE, best_uncertainties, run_model, simulate
+from .simulate import (
+    DEFAULT_SCALE,
+    best_uncertainties,
+    clear_population_cache,
+    load_uncertainties,
+    run_model,
+    simulate,
+)
 
 __all__ = [
     "DEFAULT_SCALE",
@@ -12,6 +19,8 @@ __all__ = [
     "ParameterError",
     "Uncertainties",
     "best_uncertainties",
+    "clear_population_cache",
+    "load_uncertainties",
     "run_model",
     "simulate",
 ]

@@ -45,12 +45,49 @@ def best_uncertainties() -> tuple[Uncertainties, str]:
     path = os.environ.get(UNCERTAINTIES_ENV)
     candidate = Path(path) if path else CALIBRATED_FILE
     if candidate.is_file():
-        data = json.loads(candidate.read_text())
-        values = data.get("uncertainties", data)
-        return Uncertainties.from_dict(values, where=str(candidate)), str(candidate)
+        return load_uncertainties(candidate), str(candidate)
     if path:
         raise ParameterError(f"{UNCERTAINTIES_ENV}: {path!r} is not a file")
     return Uncertainties(), "planning defaults (not calibrated)"
+
+
+#: Keys under which a parameter file may hold its uncertainty values (else the top level).
+UNCERTAINTY_KEYS = ("uncertainties", "parameters", "values")
+
+
+def load_uncertainties(path: str | Path) -> Uncertainties:
+    """The uncertainties of a JSON parameter file, validated.
+
+    The file holds a JSON object of uncertainty values (missing ones keep their defaults), or such
+    an object under one of :data:`UNCERTAINTY_KEYS` (a calibration file such as
+    ``calibration/calibrated.json``). Raises :class:`ParameterError` naming the file, and the
+    field where one is at fault, for anything else: unreadable or non-UTF-8 bytes, invalid JSON,
+    another JSON value than an object, unknown names, wrong types, values out of range.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ParameterError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ParameterError(f"{path}: not UTF-8 text: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, or an integer too long to read
+        raise ParameterError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ParameterError(
+            f"{path} must hold a JSON object of uncertainty values "
+            "(or one under the key 'uncertainties')"
+        )
+    values = next((data[k] for k in UNCERTAINTY_KEYS if isinstance(data.get(k), dict)), data)
+    return Uncertainties.from_dict(values, where=str(path))
+
+
+def clear_population_cache() -> None:
+    """Forget the synthetic populations kept for reuse (a caller that knows a seed is used once
+    frees the memory: about 50 MB per population at the default scale)."""
+    from . import population  # the cache is the population module's own
+
+    population._cache.clear()
 
 
 def _check_seed(seed) -> int:

@@ -60,7 +60,7 @@ def server(tmp_path):
     log_path = tmp_path / "server.log"
     log = open(log_path, "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "telesim.cli", "dashboard", "--port", str(port)],
+        [sys.executable, "-m", "cli", "dashboard", "--port", str(port)],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from experiments import outcomes
-from experiments.outcomes import annual_split, hit_probability, paired_differences
+from experiments.outcomes import (
+    annual_split,
+    annual_totals,
+    daily_acts,
+    hit_probability,
+    paired_differences,
+)
 
 
 def test_a_week_straddling_new_year_is_split_by_days():
@@ -63,3 +71,14 @@ def test_paired_differences_use_the_same_replicate():
     assert d.loc["x", "ratio_mean"] == pytest.approx(1.1)
     assert d.loc["x", "low"] == pytest.approx(11.0)  # 5% quantile of (10, 20, 30)
     assert d.loc["baseline", "mean"] == 0.0
+
+
+def test_annual_totals_split_weeks_pro_rata():
+    weekly = pd.DataFrame(
+        {"week_start": pd.to_datetime(["2019-12-28", "2020-01-04"]), "acts": [70.0, 7.0]}
+    )
+    totals = annual_totals(weekly, dt.date(2020, 1, 10))
+    assert totals == {2019: 40.0, 2020: 37.0}
+    daily = daily_acts(weekly, dt.date(2020, 1, 10))
+    assert len(daily) == 14 and daily.index[-1] == pd.Timestamp("2020-01-10")
+    assert daily.sum() == pytest.approx(77.0)

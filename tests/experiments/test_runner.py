@@ -112,7 +112,7 @@ def test_killed_process_resumes(tmp_path):
     """SIGKILL a real ``telesim experiment`` mid-way; the re-run completes only what is missing."""
     out = tmp_path / "exp"
     cmd = [
-        sys.executable, "-m", "telesim.cli", "experiment", "baseline", "open_access",
+        sys.executable, "-m", "cli", "experiment", "baseline", "open_access",
         "--replicates", "4", "--end", "2019-02-28", "--scale", "20000", "--ensemble", "best",
         "--out", str(out), "--no-progress",
     ]  # fmt: skip

@@ -91,7 +91,7 @@ def test_unknown_name_lists_the_available_ones():
 
 
 def test_cli_refuses_a_malformed_file_and_writes_nothing(tmp_path, capsys):
-    from telesim.cli import main
+    from cli.main import main
 
     bad = tmp_path / "bad.toml"
     bad.write_text('description = "x"\n[levers]\ncoverage_rate = 1.5\n')

@@ -1,10 +1,9 @@
-"""The execution layer's interface: choosing an executor from the command line, errors that name
-the option, deterministic task keys, and the Dask executor on a local cluster it starts itself
-(ordered map, each item once, early stop, task errors, nothing left running)."""
+"""The execution layer: the local executors, deterministic task keys, and the Dask executor on a
+local cluster it starts itself (ordered map, each item once, early stop, task errors, nothing left
+running). Choosing an executor from the command line is tested in ``tests/cli/test_options.py``."""
 
 from __future__ import annotations
 
-import argparse
 import math
 import subprocess
 import sys
@@ -12,19 +11,7 @@ import time
 
 import pytest
 
-from telesim.execution import (
-    LocalExecutor,
-    SerialExecutor,
-    add_executor_arguments,
-    executor_from_args,
-    make_executor,
-)
-
-
-def _args(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_executor_arguments(parser)
-    return parser.parse_args(list(argv))
+from infra.execution import LocalExecutor, SerialExecutor, make_executor
 
 
 def test_local_kinds():
@@ -32,43 +19,19 @@ def test_local_kinds():
         assert isinstance(ex, SerialExecutor) and ex.workers == 1
         assert ex.map(math.sqrt, [4, 9]) == [2.0, 3.0]
         assert sorted(ex.as_completed(math.sqrt, [16, 1])) == [(0, 4.0), (1, 1.0)]
-    with executor_from_args(_args("--workers", "2")) as ex:
+    with make_executor("local", 2) as ex:
         assert isinstance(ex, LocalExecutor) and ex.workers == 2
         assert ex.map(math.sqrt, [1, 4, 9, 16, 25]) == [1.0, 2.0, 3.0, 4.0, 5.0]
 
 
-def test_bad_choices_name_the_option():
+def test_bad_kind_names_the_choices():
     with pytest.raises(ValueError, match="'spark' is not one of"):
         make_executor("spark")
-    with pytest.raises(ValueError, match="--scheduler only apply with --executor dask"):
-        executor_from_args(_args("--scheduler", "tcp://127.0.0.1:8786"))
-    with pytest.raises(ValueError, match="--dask-workers only apply with --executor dask"):
-        executor_from_args(_args("--dask-workers", "2"))
-    with pytest.raises(ValueError, match="workers: 0 is outside"):
-        executor_from_args(_args("--workers", "0"))
-    with pytest.raises(SystemExit):  # argparse: not a choice
-        _args("--executor", "spark")
-
-
-def test_cli_options_reach_the_dask_executor():
-    args = _args("--executor", "dask", "--scheduler", "127.0.0.1:1", "--scheduler-timeout", "0.5")
-    assert (args.executor, args.scheduler, args.scheduler_timeout) == ("dask", "127.0.0.1:1", 0.5)
-    pytest.importorskip("distributed")
-    from telesim.dask_executor import SchedulerUnreachableError
-
-    t0 = time.monotonic()
-    with pytest.raises(SchedulerUnreachableError, match=r"tcp://127\.0\.0\.1:1 within 0\.5 s"):
-        executor_from_args(args)
-    assert time.monotonic() - t0 < 6
-    with pytest.raises(ValueError, match="not both"):
-        executor_from_args(
-            _args("--executor", "dask", "--scheduler", "tcp://h:1", "--dask-workers", "2")
-        )
 
 
 def test_scheduler_addresses():
     pytest.importorskip("distributed")
-    from telesim.dask_executor import normalize_address
+    from infra.dask_cluster import normalize_address
 
     assert normalize_address("tcp://10.0.0.5:8786") == "tcp://10.0.0.5:8786"
     assert normalize_address(" 10.0.0.5:8786 ") == "tcp://10.0.0.5:8786"
@@ -79,7 +42,7 @@ def test_scheduler_addresses():
 
 
 KEY_SNIPPET = (
-    "import math, numpy as np; from telesim.dask_executor import task_key; "
+    "import math, numpy as np; from infra.dask_cluster import task_key; "
     "print(task_key(math.sqrt, {'seed': 3, 'levers': {'coverage_rate': 1.0}}), "
     "task_key(math.sqrt, np.array([0.25, 0.5])))"
 )
@@ -89,7 +52,7 @@ def test_task_keys_depend_on_the_item_only():
     pytest.importorskip("distributed")
     import numpy as np
 
-    from telesim.dask_executor import task_key
+    from infra.dask_cluster import task_key
 
     item = {"seed": 3, "levers": {"coverage_rate": 1.0}}
     key = task_key(math.sqrt, item)
@@ -111,7 +74,7 @@ def local_dask():
     import psutil
 
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    ex = executor_from_args(_args("--executor", "dask", "--dask-workers", "2"))
+    ex = make_executor("dask", dask_workers=2)
     yield ex
     ex.close()
     deadline = time.monotonic() + 10

@@ -1,8 +1,8 @@
-"""``telesim dashboard``: serve the interactive what-if page (Mesa SolaraViz, ``model/app.py``).
+"""``telesim dashboard``: serve the interactive what-if page (Mesa SolaraViz, the ``app`` package).
 
     telesim dashboard [--port 8765] [--host 127.0.0.1]
 
-It runs ``solara run model.app --production`` from the repository root (with solara's telemetry
+It runs ``solara run app.page --production`` from the repository root (with solara's telemetry
 off unless ``SOLARA_TELEMETRY_MIXPANEL_ENABLE`` is set) and serves until interrupted (Ctrl-C).
 The page's JavaScript and CSS come from the ``solara-assets`` package, so no CDN is needed. The
 page is bound to the local machine by default: anyone who can reach the port can run the model on
@@ -18,11 +18,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-#: Repository root (this file is ``<root>/telesim/dashboard_cmd.py``).
+from cli.options import tcp_port
+
+#: Repository root (this file is ``<root>/cli/dashboard_cmd.py``).
 ROOT = Path(__file__).resolve().parents[1]
-#: The page, as a module name (a module name, not the file path: solara puts a script's own
-#: folder first on ``sys.path``, where ``model/model.py`` would shadow the ``model`` package).
-APP_MODULE = "model.app"
+#: The page, as a module name (solara imports it; the page never imports this package).
+APP_MODULE = "app.page"
 DEFAULT_PORT = 8765
 DEFAULT_HOST = "127.0.0.1"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -37,7 +38,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--port",
-        type=_port,
+        type=tcp_port,
         default=DEFAULT_PORT,
         help=f"TCP port to listen on, 1-65535 (default: {DEFAULT_PORT})",
     )
@@ -47,16 +48,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help=f"address to bind (default: {DEFAULT_HOST}, this machine only)",
     )
     return p
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {text!r}")
-    return value
 
 
 def server_command(host: str, port: int) -> list[str]:

@@ -25,11 +25,11 @@ from collections.abc import Sequence
 
 #: Command modules, in the order shown by ``telesim --help``.
 COMMAND_MODULES: list[str] = [
-    "telesim.run_cmd",
-    "telesim.calibrate_cmd",
-    "telesim.experiment_cmd",
-    "telesim.report_cmd",
-    "telesim.dashboard_cmd",
+    "cli.run_cmd",
+    "cli.calibrate_cmd",
+    "cli.experiment_cmd",
+    "cli.report_cmd",
+    "cli.dashboard_cmd",
 ]
 
 #: Exit status for bad command-line input (argparse uses the same).

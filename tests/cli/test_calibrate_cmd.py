@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telesim.cli import build_parser, main
+from cli.main import build_parser, main
 
 
 def test_calibrate_options_parse():

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from telesim.argtypes import nonneg_int, positive_int
+from cli.options import add_executor_arguments, executor_from_args, nonneg_int, positive_int
 
 #: Defaults sized so that ``make run`` (scenarios, least change, Morris, report) stays within
 #: 10 minutes on a 2-core machine; raise them for a study.
@@ -25,8 +25,6 @@ DEFAULT_SOBOL_N = 32
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from telesim.execution import add_executor_arguments
-
     p = subparsers.add_parser(
         "experiment",
         help="run scenarios x replicates (resumable), optionally least change and sensitivity",
@@ -116,7 +114,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args) -> int:
     from experiments import least_change, runner, sensitivity
     from experiments.scenarios import load_scenario, standard_scenarios
-    from telesim.execution import executor_from_args
 
     t0 = time.perf_counter()
     out = args.out or runner.DEFAULT_OUT

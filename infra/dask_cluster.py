@@ -1,10 +1,10 @@
 """Runs on a Dask cluster: an existing one (``--scheduler tcp://HOST:PORT``) or a local one started
 for the run (``--dask-workers N``).
 
-Imported lazily by :func:`telesim.execution.make_executor`, so ``dask[distributed]`` stays an
+Imported lazily by :func:`infra.execution.make_executor`, so ``dask[distributed]`` stays an
 optional extra (``pip install ".[cluster]"``).
 
-How the guarantees of :mod:`telesim.execution` hold on a cluster:
+How the guarantees of :mod:`infra.execution` hold on a cluster:
 
 * **Same results.** A task is ``fn(item)``, nothing else: the worker it lands on and the order
   tasks finish in never enter a run (runs are seeded by their own arguments). Results travel back

@@ -11,7 +11,7 @@ started on 127.0.0.1 by the test, running real model runs.
   this process.
 
 Task functions live at module level: the workers import this module (its folder is put on their
-``PYTHONPATH``), as they would import the installed ``telesim`` on a real cluster.
+``PYTHONPATH``), as they would import the installed project on a real cluster.
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from telesim.dask_executor import (  # noqa: E402
+from infra.dask_cluster import (  # noqa: E402
     DaskExecutor,
     NoWorkersError,
     SchedulerUnreachableError,
     task_key,
 )
-from telesim.execution import LocalExecutor, SerialExecutor, make_executor  # noqa: E402
+from infra.execution import LocalExecutor, SerialExecutor, make_executor  # noqa: E402
 
 BIN = Path(sys.executable).parent
 #: The folder from which this module imports under its ``__name__`` (for the workers).

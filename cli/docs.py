@@ -1,10 +1,10 @@
 """Markdown tables of the uncertainties and levers, generated from ``model.params``.
 
-    python -m telesim.docs                 # print both tables
-    python -m telesim.docs --update README.md   # rewrite the tables between the markers
-    python -m telesim.docs --check README.md    # exit 1 if README.md is out of date
+    python -m cli.docs                              # print both tables
+    python -m cli.docs --update docs/model.md       # rewrite the tables between the markers
+    python -m cli.docs --check docs/model.md        # exit 1 if docs/model.md is out of date
 
-The README keeps each table between ``<!-- BEGIN <name> table -->`` and
+``docs/model.md`` keeps each table between ``<!-- BEGIN <name> table -->`` and
 ``<!-- END <name> table -->`` (``<name>`` is ``uncertainties`` or ``levers``), so ``--update`` can
 regenerate them in place.
 """
@@ -17,6 +17,8 @@ import re
 import sys
 from pathlib import Path
 from typing import Any
+
+from infra.atomic import atomic_write_text
 
 GROUPS = ("uncertainties", "levers")
 
@@ -82,7 +84,7 @@ def update_text(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m telesim.docs", description=__doc__.split("\n\n")[0]
+        prog="python -m cli.docs", description=__doc__.split("\n\n")[0]
     )
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--update", type=Path, metavar="FILE", help="rewrite the marked tables")
@@ -96,14 +98,12 @@ def main(argv: list[str] | None = None) -> int:
             if new != old:
                 print(
                     f"{path}: parameter tables are out of date; run "
-                    f"python -m telesim.docs --update {path}",
+                    f"python -m cli.docs --update {path}",
                     file=sys.stderr,
                 )
                 return 1
             return 0
         if new != old:
-            from telesim.atomic import atomic_write_text
-
             atomic_write_text(path, new)
             print(f"updated {path}")
         return 0

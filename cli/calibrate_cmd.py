@@ -6,26 +6,23 @@
 
 Writes the run folder (default ``results/calibration/full`` or ``results/calibration/until-DATE``)
 and, for a full run (no ``--until``), ``calibration/calibrated.json`` and
-``calibration/ensemble.csv``. See the README section "Calibration".
+``calibration/ensemble.csv``. See ``docs/calibration.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from pathlib import Path
 
-from telesim.argtypes import nonneg_int, positive_int
-from telesim.execution import add_executor_arguments, executor_from_args
+from cli.options import (
+    add_executor_arguments,
+    executor_from_args,
+    iso_date_text,
+    nonneg_int,
+    positive_int,
+)
 
 DEFAULTS = {"budget": 640, "replicates": 2, "popsize": 2, "seed": 0, "refine": 480}
-
-
-def _date(text: str) -> str:
-    try:
-        return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -50,7 +47,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--until",
-        type=_date,
+        type=iso_date_text,
         default=None,
         help="fit only the figures whose period ends by this date (out-of-sample check)",
     )

@@ -9,7 +9,7 @@ import stat
 import pandas as pd
 import pytest
 
-from telesim.atomic import (
+from infra.atomic import (
     atomic_dir,
     atomic_savefig,
     atomic_to_parquet,

@@ -11,9 +11,9 @@ Results never depend on the executor: every run is keyed and seeded by its own a
 by the worker it lands on or the order runs finish in.
 
 Executors: :class:`SerialExecutor` (this process), :class:`LocalExecutor` (a pool of spawned local
-processes) and ``telesim.dask_executor.DaskExecutor`` (a Dask cluster, imported only when asked
-for, so ``dask`` stays optional). Build one with :func:`make_executor` or, from the shared
-command-line options, :func:`executor_from_args`; all are context managers.
+processes) and :class:`infra.dask_cluster.DaskExecutor` (a Dask cluster, imported only when
+asked for, so ``dask`` stays optional). Build one with :func:`make_executor` (the command line's
+shared options build it through ``cli.options.executor_from_args``); all are context managers.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def make_executor(kind: str = "local", workers: int = 1, **options: Any) -> Exec
     """Build an executor.
 
     ``kind="local"``: this process when ``workers == 1``, else a pool of ``workers`` processes.
-    ``kind="dask"``: a :class:`telesim.dask_executor.DaskExecutor`; options ``scheduler``
+    ``kind="dask"``: a :class:`infra.dask_cluster.DaskExecutor`; options ``scheduler``
     (``tcp://HOST:PORT`` of a running ``dask scheduler``) or ``dask_workers`` (start a local Dask
     cluster of that many single-threaded worker processes; default: ``workers``), and ``timeout``
     (seconds to reach the scheduler), ``retries``, ``progress``, ``desc``. Needs the optional
@@ -112,7 +112,7 @@ def make_executor(kind: str = "local", workers: int = 1, **options: Any) -> Exec
         return SerialExecutor() if workers == 1 else LocalExecutor(workers)
     if kind == "dask":
         try:
-            from .dask_executor import DaskExecutor
+            from .dask_cluster import DaskExecutor
         except ImportError as exc:
             raise ValueError(
                 f"executor: 'dask' needs dask[distributed] ({exc}); install it with "
@@ -122,62 +122,3 @@ def make_executor(kind: str = "local", workers: int = 1, **options: Any) -> Exec
             options["dask_workers"] = workers
         return DaskExecutor(**options)
     raise ValueError(f"executor: {kind!r} is not one of {list(EXECUTOR_KINDS)}")
-
-
-def add_executor_arguments(parser) -> None:
-    """The options every parallel command shares (``experiment``, ``calibrate``)."""
-    parser.add_argument(
-        "--workers", type=int, default=1, help="local worker processes (default 1: this process)"
-    )
-    parser.add_argument(
-        "--executor",
-        choices=list(EXECUTOR_KINDS),
-        default="local",
-        help="where runs execute: a local process pool (default) or a Dask cluster",
-    )
-    parser.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="tcp://HOST:PORT",
-        help="with --executor dask: address of a running `dask scheduler`",
-    )
-    parser.add_argument(
-        "--dask-workers",
-        type=int,
-        default=None,
-        metavar="N",
-        help="with --executor dask and no --scheduler: start a local Dask cluster of N "
-        "single-threaded worker processes (default: --workers)",
-    )
-    parser.add_argument(
-        "--scheduler-timeout",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="with --executor dask: seconds to wait for the scheduler and a first worker "
-        "(default 10)",
-    )
-
-
-def executor_from_args(args) -> Executor:
-    """Build the executor the command-line options ask for.
-
-    A ``ValueError`` names a bad combination (``--scheduler`` without ``--executor dask``, ...).
-    """
-    kind = getattr(args, "executor", "local") or "local"
-    workers = getattr(args, "workers", None)
-    workers = 1 if workers is None else workers
-    if not 1 <= workers <= 256:
-        raise ValueError(f"workers: {workers} is outside the allowed range [1, 256]")
-    options: dict[str, Any] = {}
-    if getattr(args, "scheduler", None):
-        options["scheduler"] = args.scheduler
-    if getattr(args, "dask_workers", None) is not None:
-        options["dask_workers"] = args.dask_workers
-    if getattr(args, "scheduler_timeout", None) is not None:
-        options["timeout"] = args.scheduler_timeout
-    if kind != "dask" and options:
-        flags = {"scheduler": "--scheduler", "dask_workers": "--dask-workers"}
-        given = ", ".join(flags.get(name, "--scheduler-timeout") for name in options)
-        raise ValueError(f"executor: {given} only apply with --executor dask")
-    return make_executor(kind, workers, **options)
