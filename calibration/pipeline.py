@@ -105,6 +105,228 @@ def _replicate_job(job: tuple) -> dict[str, np.ndarray]:
     }
 
 
+@dataclass
+class _Problem:
+    """What a calibration fits: the targets, the searched space and the objective."""
+
+    train_all: list  # every training target (the fit table shows them all)
+    fitted: list  # those the search fits (all, or those known by ``until``)
+    space: SearchSpace
+    base: dict[str, Any]  # values of the uncertainties not searched
+    seeds: list[int]  # the objective's fixed replicate seeds
+    objective: Objective
+    start: np.ndarray  # the planning defaults, clipped into the searched range
+    sha: str  # checksum of the targets file
+
+
+def _problem(settings: CalibrationSettings, observed: Path) -> _Problem:
+    all_targets = load_targets(observed)
+    fitted = training_targets(all_targets, settings.until)
+    if not fitted:
+        raise ValueError(f"--until {settings.until}: no training target ends by then")
+    space = SearchSpace.from_specs(list(settings.params) if settings.params else None)
+    base = {**Uncertainties().to_dict(), **dict(settings.base)}
+    base = {k: v for k, v in base.items() if k not in space.names}
+    seeds = training_seeds(settings.replicates)
+    # The planning defaults (clipped into the searched range) join the initial population.
+    start = np.clip(
+        space.coords({**Uncertainties().to_dict(), **dict(settings.base)}), space.low, space.high
+    )
+    return _Problem(
+        train_all=training_targets(all_targets),
+        fitted=fitted,
+        space=space,
+        base=base,
+        seeds=seeds,
+        objective=Objective(space, tuple(fitted), tuple(seeds), settings.scale, base),
+        start=start,
+        sha=file_sha256(observed),
+    )
+
+
+def _search(
+    problem: _Problem,
+    settings: CalibrationSettings,
+    out_dir: Path,
+    map_fn,
+    resume: bool,
+    stop_after: int | None,
+    progress: bool,
+    log,
+):
+    """Differential evolution and refinement, checkpointed in ``out_dir``."""
+    space, fitted = problem.space, problem.fitted
+    # What the search depends on (the ensemble sampling after it does not change the search).
+    search_dict = {
+        k: v
+        for k, v in settings.to_dict().items()
+        if k not in ("ensemble_samples", "ensemble_spread")
+    }
+    fingerprint = {
+        "settings": search_dict,
+        "targets_sha256": problem.sha,
+        "space": asdict(space),
+        "fitted": [t.id for t in fitted],
+    }
+    log(
+        f"calibrating {len(space.names)} uncertainties on {len(fitted)} targets "
+        f"(to {last_day(fitted)}), {settings.replicates} replicate seed(s), "
+        f"budget {settings.search.budget} evaluations"
+    )
+    return differential_evolution(
+        problem.objective,
+        space.bounds,
+        settings.search,
+        map_fn=map_fn,
+        checkpoint=out_dir / "checkpoint.json",
+        resume=resume,
+        fingerprint=fingerprint,
+        stop_after=stop_after,
+        progress=progress,
+        x0=problem.start,
+    )
+
+
+@dataclass
+class _Ensemble:
+    """The best set and the sets consistent with the data."""
+
+    best: Uncertainties
+    best_f: float
+    frame: Any  # the ensemble (pandas DataFrame), best first
+    parameters: Any  # marginal intervals and identification verdicts
+    correlations: Any
+    sampled: np.ndarray  # which evaluations were sampled around the best
+    fs: np.ndarray  # every evaluation's loss
+    use_samples: bool  # the ensemble is drawn from the sampled sets
+
+
+def _ensemble(problem: _Problem, result, settings: CalibrationSettings, map_fn, log) -> _Ensemble:
+    """The search's evaluations are mostly steps of the DE population and of the refinement along
+    single axes, too clustered to show how far parameters can move together; a Latin hypercube of
+    sets around the best is added (ABC-style rejection by the loss threshold)."""
+    space = problem.space
+    xs, fs = result.evaluated_x, result.evaluated_f
+    sampled = np.zeros(len(fs), dtype=bool)
+    if settings.ensemble_samples > 0:
+        extra = ensemble.sample_around(
+            space,
+            result.x,
+            settings.ensemble_samples,
+            settings.ensemble_spread,
+            seed=settings.search.seed,
+        )
+        log(f"ensemble: evaluating {len(extra)} sets around the best")
+        extra_f = np.array(map_fn(problem.objective, list(extra)), dtype=float)
+        xs, fs = np.vstack([xs, extra]), np.concatenate([fs, extra_f])
+        sampled = np.concatenate([sampled, np.ones(len(extra_f), dtype=bool)])
+    i_best = int(np.argmin(fs))  # ties: the earliest, i.e. the search's own best
+    best_x, best_f = xs[i_best], float(fs[i_best])
+    best = Uncertainties.from_dict({**problem.base, **space.values(best_x)})
+    use_samples = (
+        settings.ensemble_samples > 0
+        and int((sampled & (fs <= ensemble.threshold(best_f))).sum()) >= ensemble.MIN_ROWS
+    )
+    ens = ensemble.select(space, xs, fs, problem.base, candidates=sampled if use_samples else None)
+    return _Ensemble(
+        best=best,
+        best_f=best_f,
+        frame=ens,
+        parameters=ensemble.summary(
+            space, ens, box=settings.ensemble_spread if use_samples else None
+        ),
+        correlations=ensemble.correlations(space, ens),
+        sampled=sampled,
+        fs=fs,
+        use_samples=use_samples,
+    )
+
+
+def _report_runs(
+    problem: _Problem, ens: _Ensemble, settings: CalibrationSettings, map_fn
+) -> tuple[list, list, list[int]]:
+    """The best set on fresh seeds, and a spread of the ensemble, run against every training
+    figure: ``(best_runs, ensemble_runs, report_seeds)``."""
+    train_all = problem.train_all
+    end = last_day(train_all).isoformat()
+    rseeds = report_seeds(settings.report_replicates)
+    jobs = [(ens.best.to_dict(), s, end, settings.scale, tuple(train_all)) for s in rseeds]
+    frame = ens.frame
+    picks = np.unique(
+        np.round(np.linspace(0, len(frame) - 1, min(settings.ensemble_runs, len(frame))))
+    )
+    ens_jobs = [
+        (
+            {k: frame.iloc[int(i)][k] for k in Uncertainties().to_dict()},
+            rseeds[j % len(rseeds)],
+            end,
+            settings.scale,
+            tuple(train_all),
+        )
+        for j, i in enumerate(picks)
+    ]
+    runs = map_fn(_replicate_job, jobs + ens_jobs)
+    return runs[: len(jobs)], runs[len(jobs) :], rseeds
+
+
+def _summary(
+    problem: _Problem,
+    settings: CalibrationSettings,
+    result,
+    ens: _Ensemble,
+    bass_fit,
+    metrics: dict[str, Any],
+    fitted_mean: np.ndarray,
+    rseeds: list[int],
+) -> dict[str, Any]:
+    """What ``calibrated.json`` and ``summary.json`` hold."""
+    space, fitted, par = problem.space, problem.fitted, ens.parameters
+    threshold = ensemble.threshold(ens.best_f)
+    return {
+        "uncertainties": ens.best.to_dict(),
+        "calibrated": list(space.names),
+        "loss": ens.best_f,
+        "loss_report_seeds": loss(fitted, fitted_mean),
+        "fit": metrics,
+        "bass": {
+            "params": bass_fit.params,
+            "loss": bass_fit.loss,
+            "count_log_rmse": count_log_rmse(fitted, bass.predict(bass_fit, fitted)),
+        },
+        "targets_sha256": problem.sha,
+        "targets_file": "calibration/data/observed.csv",
+        "fitted_targets": [t.id for t in fitted],
+        "seeds": {"training": problem.seeds, "report": rseeds, "search": settings.search.seed},
+        "settings": settings.to_dict(),
+        "space": {
+            n: {"low": lo, "high": hi, "scale": "log10" if lg else "linear"}
+            for n, lo, hi, lg in zip(space.names, space.low, space.high, space.log, strict=True)
+        },
+        "search": {
+            "evaluations": int(result.nfev),
+            "best_loss": float(result.fun),
+            "generations": int(result.generations),
+            "converged": bool(result.converged),
+        },
+        "ensemble": {
+            "rows": len(ens.frame),
+            "threshold": threshold,
+            "sampled_around_best": settings.ensemble_samples,
+            "sampled_accepted": int((ens.sampled & (ens.fs <= threshold)).sum()),
+            "from_samples": bool(ens.use_samples),
+            "identified": [r.parameter for r in par.itertuples() if r.verdict == "identified"],
+            "weakly_identified": [
+                r.parameter for r in par.itertuples() if r.verdict == "weakly identified"
+            ],
+            "not_identified": [
+                r.parameter for r in par.itertuples() if r.verdict == "not identified"
+            ],
+        },
+        "model_commit": _git("log", "-1", "--format=%H", "--", "model/"),
+        "date": dt.datetime.now(dt.UTC).date().isoformat(),
+    }
+
+
 def calibrate(
     settings: CalibrationSettings,
     out_dir: Path,
@@ -120,111 +342,23 @@ def calibrate(
     """Run a calibration and write its outputs; returns the summary (None if stopped early).
 
     ``calibrated_path`` / ``ensemble_path`` are written only for a full run (``until`` is None);
-    pass None to write neither.
+    pass None to write neither. The steps are those of the module docstring.
     """
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
-    all_targets = load_targets(observed)
-    train_all = training_targets(all_targets)
-    fitted = training_targets(all_targets, settings.until)
-    if not fitted:
-        raise ValueError(f"--until {settings.until}: no training target ends by then")
-    space = SearchSpace.from_specs(list(settings.params) if settings.params else None)
-    base = {**Uncertainties().to_dict(), **dict(settings.base)}
-    base = {k: v for k, v in base.items() if k not in space.names}
-    seeds = training_seeds(settings.replicates)
-    objective = Objective(space, tuple(fitted), tuple(seeds), settings.scale, base)
-    # The planning defaults (clipped into the searched range) join the initial population.
-    start = np.clip(
-        space.coords({**Uncertainties().to_dict(), **dict(settings.base)}), space.low, space.high
-    )
-    sha = file_sha256(observed)
-    # What the search depends on (the ensemble sampling after it does not change the search).
-    search_dict = {
-        k: v
-        for k, v in settings.to_dict().items()
-        if k not in ("ensemble_samples", "ensemble_spread")
-    }
-    fingerprint = {
-        "settings": search_dict,
-        "targets_sha256": sha,
-        "space": asdict(space),
-        "fitted": [t.id for t in fitted],
-    }
-    log(
-        f"calibrating {len(space.names)} uncertainties on {len(fitted)} targets "
-        f"(to {last_day(fitted)}), {settings.replicates} replicate seed(s), "
-        f"budget {settings.search.budget} evaluations"
-    )
-    result = differential_evolution(
-        objective,
-        space.bounds,
-        settings.search,
-        map_fn=map_fn,
-        checkpoint=out_dir / "checkpoint.json",
-        resume=resume,
-        fingerprint=fingerprint,
-        stop_after=stop_after,
-        progress=progress,
-        x0=start,
-    )
+    problem = _problem(settings, observed)
+    result = _search(problem, settings, out_dir, map_fn, resume, stop_after, progress, log)
     if not result.finished:
         return None
-    search_seconds = result.elapsed
-
-    # Ensemble: the search's evaluations are mostly steps of the DE population and of the
-    # refinement along single axes, too clustered to show how far parameters can move together;
-    # add a Latin hypercube of sets around the best (ABC-style rejection by the loss threshold).
-    xs, fs = result.evaluated_x, result.evaluated_f
-    sampled = np.zeros(len(fs), dtype=bool)
-    if settings.ensemble_samples > 0:
-        extra = ensemble.sample_around(
-            space,
-            result.x,
-            settings.ensemble_samples,
-            settings.ensemble_spread,
-            seed=settings.search.seed,
-        )
-        log(f"ensemble: evaluating {len(extra)} sets around the best")
-        extra_f = np.array(map_fn(objective, list(extra)), dtype=float)
-        xs, fs = np.vstack([xs, extra]), np.concatenate([fs, extra_f])
-        sampled = np.concatenate([sampled, np.ones(len(extra_f), dtype=bool)])
-    i_best = int(np.argmin(fs))  # ties: the earliest, i.e. the search's own best
-    best_x, best_f = xs[i_best], float(fs[i_best])
-    best_values = {**base, **space.values(best_x)}
-    best = Uncertainties.from_dict(best_values)
-    use_samples = (
-        settings.ensemble_samples > 0
-        and int((sampled & (fs <= ensemble.threshold(best_f))).sum()) >= ensemble.MIN_ROWS
-    )
-    ens = ensemble.select(space, xs, fs, base, candidates=sampled if use_samples else None)
-    par = ensemble.summary(space, ens, box=settings.ensemble_spread if use_samples else None)
-    corr = ensemble.correlations(space, ens)
-
+    ens = _ensemble(problem, result, settings, map_fn, log)
     # Baseline, fitted to the same targets.
-    bass_fit = bass.fit(fitted, seed=settings.search.seed)
-    bass_pred = bass.predict(bass_fit, train_all)
-
-    # The best set on fresh seeds, and the ensemble's spread, against every training figure.
-    end = last_day(train_all).isoformat()
-    rseeds = report_seeds(settings.report_replicates)
-    jobs = [(best.to_dict(), s, end, settings.scale, tuple(train_all)) for s in rseeds]
-    picks = np.unique(np.round(np.linspace(0, len(ens) - 1, min(settings.ensemble_runs, len(ens)))))
-    ens_jobs = [
-        (
-            {k: ens.iloc[int(i)][k] for k in Uncertainties().to_dict()},
-            rseeds[j % len(rseeds)],
-            end,
-            settings.scale,
-            tuple(train_all),
-        )
-        for j, i in enumerate(picks)
-    ]
-    runs = map_fn(_replicate_job, jobs + ens_jobs)
-    best_runs, ens_runs = runs[: len(jobs)], runs[len(jobs) :]
+    bass_fit = bass.fit(problem.fitted, seed=settings.search.seed)
+    bass_pred = bass.predict(bass_fit, problem.train_all)
+    best_runs, ens_runs, rseeds = _report_runs(problem, ens, settings, map_fn)
     sims = np.array([r["quantities"] for r in best_runs])
     ens_sims = np.array([r["quantities"] for r in ens_runs])
 
+    train_all, fitted = problem.train_all, problem.fitted
     fit_table = report.fit_table(train_all, fitted, sims, ens_sims, bass_pred)
     fitted_mean = np.nanmean(sims, axis=0)[[i for i, t in enumerate(train_all) if t in fitted]]
     metrics = report.metrics(fit_table)
@@ -232,52 +366,10 @@ def calibrate(
     metrics["ensemble_runs_stopped"] = (
         int(np.isnan(ens_sims).all(axis=1).sum()) if ens_sims.size else 0
     )
-    summary: dict[str, Any] = {
-        "uncertainties": best.to_dict(),
-        "calibrated": list(space.names),
-        "loss": best_f,
-        "loss_report_seeds": loss(fitted, fitted_mean),
-        "fit": metrics,
-        "bass": {
-            "params": bass_fit.params,
-            "loss": bass_fit.loss,
-            "count_log_rmse": count_log_rmse(fitted, bass.predict(bass_fit, fitted)),
-        },
-        "targets_sha256": sha,
-        "targets_file": "calibration/data/observed.csv",
-        "fitted_targets": [t.id for t in fitted],
-        "seeds": {"training": seeds, "report": rseeds, "search": settings.search.seed},
-        "settings": settings.to_dict(),
-        "space": {
-            n: {"low": lo, "high": hi, "scale": "log10" if lg else "linear"}
-            for n, lo, hi, lg in zip(space.names, space.low, space.high, space.log, strict=True)
-        },
-        "search": {
-            "evaluations": int(result.nfev),
-            "best_loss": float(result.fun),
-            "generations": int(result.generations),
-            "converged": bool(result.converged),
-        },
-        "ensemble": {
-            "rows": len(ens),
-            "threshold": ensemble.threshold(best_f),
-            "sampled_around_best": settings.ensemble_samples,
-            "sampled_accepted": int((sampled & (fs <= ensemble.threshold(best_f))).sum()),
-            "from_samples": bool(use_samples),
-            "identified": [r.parameter for r in par.itertuples() if r.verdict == "identified"],
-            "weakly_identified": [
-                r.parameter for r in par.itertuples() if r.verdict == "weakly identified"
-            ],
-            "not_identified": [
-                r.parameter for r in par.itertuples() if r.verdict == "not identified"
-            ],
-        },
-        "model_commit": _git("log", "-1", "--format=%H", "--", "model/"),
-        "date": dt.datetime.now(dt.UTC).date().isoformat(),
-    }
+    summary = _summary(problem, settings, result, ens, bass_fit, metrics, fitted_mean, rseeds)
     run_info = {
         "wall_seconds": time.perf_counter() - t0,
-        "search_seconds": search_seconds,  # summed over resumed sessions (this one: see wall)
+        "search_seconds": result.elapsed,  # summed over resumed sessions (this one: see wall)
         "git_commit": _git("rev-parse", "HEAD"),
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
@@ -287,9 +379,9 @@ def calibrate(
         run_info=run_info,
         fit_table=fit_table,
         trace=result.trace,
-        ensemble_frame=ens,
-        parameters=par,
-        correlations=corr,
+        ensemble_frame=ens.frame,
+        parameters=ens.parameters,
+        correlations=ens.correlations,
         best_runs=best_runs,
         ens_runs=ens_runs,
         bass_fit=bass_fit,
@@ -298,7 +390,7 @@ def calibrate(
     )
     if settings.until is None:
         if ensemble_path is not None:
-            atomic_write_text(ensemble_path, ens.to_csv(index=False))
+            atomic_write_text(ensemble_path, ens.frame.to_csv(index=False))
         if calibrated_path is not None:
             atomic_write_json(calibrated_path, summary)
     log(f"wrote {out_dir}" + ("" if settings.until else f", {calibrated_path}, {ensemble_path}"))

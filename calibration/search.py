@@ -1,6 +1,7 @@
 """Differential evolution, stepped one generation at a time, with a checkpoint after each.
 
-scipy's :class:`DifferentialEvolutionSolver` is driven with ``next()`` instead of ``solve()`` so
+scipy's ``DifferentialEvolutionSolver`` is driven with ``next()`` instead of ``solve()``
+(through :mod:`calibration.stepped_de`, the one module that touches scipy's private names) so
 that, after every generation, the whole search state is written atomically to a checkpoint: the
 population, its energies, the solver's random generator state (and the index array it shuffles
 in place), the evaluation count, the convergence trace and every parameter set evaluated so far
@@ -28,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize._differentialevolution import DifferentialEvolutionSolver
 from tqdm import tqdm
 
 from infra.atomic import atomic_write_json
+
+from .stepped_de import SteppedSolver
 
 CHECKPOINT_VERSION = 1
 
@@ -84,16 +86,14 @@ class _Recorder:
         return out
 
 
-def _solver(
-    objective, bounds, settings: SearchSettings, recorder, x0=None
-) -> DifferentialEvolutionSolver:
+def _solver(objective, bounds, settings: SearchSettings, recorder, x0=None) -> SteppedSolver:
     n = len(bounds)
     npop = settings.popsize * n
     maxiter = max(0, settings.budget // npop - 1)
     init: Any = "latinhypercube"
     if x0 is not None and settings.init_spread > 0:
         init = _local_init(bounds, np.asarray(x0, dtype=float), npop, settings)
-    return DifferentialEvolutionSolver(
+    return SteppedSolver(
         objective,
         bounds,
         strategy="best1bin",
@@ -130,15 +130,6 @@ def _local_init(bounds, x0: np.ndarray, npop: int, settings: SearchSettings) -> 
     return pop
 
 
-def _rng_state(rng: np.random.Generator) -> dict:
-    return rng.bit_generator.state
-
-
-def _save(path: Path | None, state: dict) -> None:
-    if path is not None:
-        atomic_write_json(path, state)
-
-
 def _load(path: Path, fingerprint: dict) -> dict:
     state = json.loads(Path(path).read_text())
     if state.get("version") != CHECKPOINT_VERSION:
@@ -149,6 +140,209 @@ def _load(path: Path, fingerprint: dict) -> dict:
             f"({state['fingerprint']}); rerun without --resume or with the same settings"
         )
     return state
+
+
+class _Search:
+    """One search in progress: the solver, everything evaluated, the trace and the phase
+    (``de``, then ``refine``, then ``done``), with the checkpoint that holds them all."""
+
+    def __init__(self, objective, bounds, settings: SearchSettings, map_fn, checkpoint, x0):
+        self.objective, self.bounds, self.settings = objective, bounds, settings
+        self.checkpoint = checkpoint
+        self.xs: list = []
+        self.fs: list = []
+        self.trace: list = []
+        self.recorder = _Recorder(map_fn, self.xs, self.fs)
+        self.solver = _solver(objective, bounds, settings, self.recorder, x0)
+        self.generation = 0
+        self.phase = "de"
+        self.refine_state: dict | None = None
+        self.steps = 0  # generations and refinement steps made in this call
+        self.t_start = time.perf_counter()
+        self.elapsed0 = 0.0  # seconds of earlier sessions (resume)
+        self.fingerprint: dict = {}
+
+    # --- checkpoint ---------------------------------------------------------------------------
+
+    def resume(self) -> None:
+        """Continue from the checkpoint (which must exist and match the fingerprint)."""
+        if self.checkpoint is None or not Path(self.checkpoint).is_file():
+            raise ValueError(f"--resume: no checkpoint at {self.checkpoint}")
+        state = _load(self.checkpoint, self.fingerprint)
+        self.solver.restore(state)
+        self.generation = int(state["generation"])
+        self.xs.extend(state["evaluated_x"])
+        self.fs.extend(state["evaluated_f"])
+        self.trace.extend(state["trace"])
+        self.phase = state["phase"]
+        self.refine_state = state.get("refine")
+        self.elapsed0 = float(state.get("elapsed_seconds", 0.0))
+
+    def snapshot(self) -> dict:
+        return {
+            "version": CHECKPOINT_VERSION,
+            "fingerprint": self.fingerprint,
+            "phase": self.phase,
+            "generation": self.generation,
+            **self.solver.state(),
+            "evaluated_x": self.xs,
+            "evaluated_f": self.fs,
+            "trace": self.trace,
+            "refine": self.refine_state,
+            "elapsed_seconds": self.elapsed(),
+        }
+
+    def save(self) -> None:
+        if self.checkpoint is not None:
+            atomic_write_json(self.checkpoint, self.snapshot())
+
+    def elapsed(self) -> float:
+        return self.elapsed0 + time.perf_counter() - self.t_start
+
+    # --- the two phases -----------------------------------------------------------------------
+
+    def evolve(self, stop_after: int | None, progress: bool) -> bool:
+        """Differential evolution, one generation at a time, saved after each; False when
+        stopped by ``stop_after``."""
+        solver = self.solver
+        bar = tqdm(
+            total=solver.maxiter,
+            initial=min(self.generation, solver.maxiter),
+            desc="calibration (DE generations)",
+            disable=not progress,
+            dynamic_ncols=True,
+        )
+        try:
+            while self.phase == "de":
+                if self.generation >= solver.maxiter or (
+                    self.generation > 0 and solver.converged()
+                ):
+                    self.phase = "refine" if self.settings.refine > 0 else "done"
+                    self.save()
+                    break
+                if stop_after is not None and self.steps >= stop_after:
+                    return False
+                if not solver.step():
+                    self.generation = solver.maxiter
+                    continue
+                self.generation += 1
+                self.steps += 1
+                e = solver.energies
+                self.trace.append(
+                    {
+                        "phase": "de",
+                        "generation": self.generation,
+                        "nfev": solver.nfev,
+                        "best": float(e[0]),
+                        "median": float(np.median(e)),
+                        "convergence": float(np.std(e) / max(abs(np.mean(e)), 1e-300)),
+                    }
+                )
+                bar.update(1)
+                bar.set_postfix(best=f"{e[0]:.4g}", nfev=solver.nfev)
+                self.save()
+        finally:
+            bar.close()
+        return True
+
+    def refine(self, stop_after: int | None, progress: bool) -> bool:
+        """The compass search from the best set, saved after each step; False when stopped by
+        ``stop_after``."""
+        settings, bounds = self.settings, self.bounds
+        unit = np.array([hi - lo for lo, hi in bounds])
+        lows = np.array([lo for lo, _ in bounds])
+        highs = np.array([hi for _, hi in bounds])
+        if self.refine_state is None:
+            self.refine_state = {
+                "x": self.solver.x.tolist(),
+                "f": float(self.solver.energies[0]),
+                "step": settings.refine_step,
+                "used": 0,
+                "iteration": 0,
+            }
+        state = self.refine_state
+        per_step = 2 * len(bounds)
+        bar = tqdm(
+            total=settings.refine // per_step,
+            initial=state["iteration"],
+            desc="calibration (refinement steps)",
+            disable=not progress,
+            dynamic_ncols=True,
+        )
+        while state["used"] + per_step <= settings.refine:
+            if state["step"] < 1e-3:
+                break
+            if stop_after is not None and self.steps >= stop_after:
+                bar.close()
+                self.save()
+                return False
+            center = np.array(state["x"])
+            moves = []
+            for i in range(len(bounds)):
+                for sign in (1.0, -1.0):
+                    v = center.copy()
+                    v[i] = np.clip(v[i] + sign * state["step"] * unit[i], lows[i], highs[i])
+                    moves.append(v)
+            values = self.recorder(self.objective, moves)
+            state["used"] += len(moves)
+            state["iteration"] += 1
+            j = int(np.argmin(values))
+            if values[j] < state["f"]:
+                state["x"], state["f"] = moves[j].tolist(), float(values[j])
+            else:
+                state["step"] /= 2.0
+            self.steps += 1
+            self.trace.append(
+                {
+                    "phase": "refine",
+                    "generation": self.generation + state["iteration"],
+                    "nfev": self.solver.nfev + state["used"],
+                    "best": float(state["f"]),
+                    "median": float(np.median(values)),
+                    "convergence": float(state["step"]),
+                }
+            )
+            bar.update(1)
+            bar.set_postfix(best=f"{state['f']:.4g}", step=state["step"])
+            self.save()
+        bar.close()
+        self.phase = "done"
+        self.save()
+        return True
+
+    # --- results ------------------------------------------------------------------------------
+
+    def result(self, converged: bool) -> SearchResult:
+        """The best of the evolution and of the refinement."""
+        best_x = self.solver.x.copy()
+        best_f = float(self.solver.energies[0])
+        if self.refine_state is not None and self.refine_state["f"] < best_f:
+            best_x, best_f = np.array(self.refine_state["x"]), float(self.refine_state["f"])
+        return SearchResult(
+            x=best_x,
+            fun=best_f,
+            nfev=len(self.fs),
+            generations=self.generation,
+            converged=converged,
+            evaluated_x=np.array(self.xs, dtype=float).reshape(len(self.fs), len(self.bounds)),
+            evaluated_f=np.array(self.fs, dtype=float),
+            trace=self.trace,
+            elapsed=self.elapsed(),
+        )
+
+    def partial(self) -> SearchResult:
+        """Where a search stopped on purpose stands (``finished=False``)."""
+        return SearchResult(
+            x=self.solver.x.copy(),
+            fun=float(self.solver.energies[0]),
+            nfev=len(self.fs),
+            generations=self.generation,
+            converged=False,
+            evaluated_x=np.array(self.xs, dtype=float).reshape(len(self.fs), -1),
+            evaluated_f=np.array(self.fs, dtype=float),
+            trace=list(self.trace),
+            finished=False,
+        )
 
 
 def differential_evolution(
@@ -174,186 +368,17 @@ def differential_evolution(
         stop_after: stop after this many generations in this call (tests simulate a kill).
         x0: a starting point put into the initial population (replaces its first member).
     """
-    fingerprint = {
+    search = _Search(objective, bounds, settings, map_fn, checkpoint, x0)
+    search.fingerprint = {
         "search": settings.to_dict(),
         "x0": None if x0 is None else [float(v) for v in x0],
         **(fingerprint or {}),
     }
-    xs: list = []
-    fs: list = []
-    trace: list = []
-    recorder = _Recorder(map_fn, xs, fs)
-    solver = _solver(objective, bounds, settings, recorder, x0)
-    generation = 0
-    phase = "de"
-    t_start = time.perf_counter()
-    elapsed0 = 0.0
-    refine_state: dict | None = None
     if resume:
-        if checkpoint is None or not Path(checkpoint).is_file():
-            raise ValueError(f"--resume: no checkpoint at {checkpoint}")
-        state = _load(checkpoint, fingerprint)
-        solver.population = np.array(state["population"], dtype=float)
-        solver.population_energies = np.array(state["energies"], dtype=float)
-        solver.feasible = np.array(state["feasible"], dtype=bool)
-        solver.constraint_violation = np.array(state["constraint_violation"], dtype=float)
-        solver.random_number_generator.bit_generator.state = state["rng"]
-        solver._random_population_index = np.array(state["population_index"], dtype=np.int64)
-        solver._nfev = int(state["nfev"])
-        generation = int(state["generation"])
-        xs.extend(state["evaluated_x"])
-        fs.extend(state["evaluated_f"])
-        trace.extend(state["trace"])
-        phase = state["phase"]
-        refine_state = state.get("refine")
-        elapsed0 = float(state.get("elapsed_seconds", 0.0))
-
-    def snapshot() -> dict:
-        return {
-            "version": CHECKPOINT_VERSION,
-            "fingerprint": fingerprint,
-            "phase": phase,
-            "generation": generation,
-            "nfev": int(solver._nfev),
-            "population": solver.population.tolist(),
-            "energies": solver.population_energies.tolist(),
-            "feasible": solver.feasible.tolist(),
-            "constraint_violation": solver.constraint_violation.tolist(),
-            "rng": _rng_state(solver.random_number_generator),
-            "population_index": solver._random_population_index.tolist(),
-            "evaluated_x": xs,
-            "evaluated_f": fs,
-            "trace": trace,
-            "refine": refine_state,
-            "elapsed_seconds": elapsed0 + time.perf_counter() - t_start,
-        }
-
-    steps = 0
-    bar = tqdm(
-        total=solver.maxiter,
-        initial=min(generation, solver.maxiter),
-        desc="calibration (DE generations)",
-        disable=not progress,
-        dynamic_ncols=True,
-    )
-    try:
-        while phase == "de":
-            if generation >= solver.maxiter or (generation > 0 and solver.converged()):
-                phase = "refine" if settings.refine > 0 else "done"
-                _save(checkpoint, snapshot())
-                break
-            if stop_after is not None and steps >= stop_after:
-                return _partial(solver, generation, xs, fs, trace)
-            try:
-                next(solver)
-            except StopIteration:
-                generation = solver.maxiter
-                continue
-            generation += 1
-            steps += 1
-            e = solver.population_energies
-            trace.append(
-                {
-                    "phase": "de",
-                    "generation": generation,
-                    "nfev": int(solver._nfev),
-                    "best": float(e[0]),
-                    "median": float(np.median(e)),
-                    "convergence": float(np.std(e) / max(abs(np.mean(e)), 1e-300)),
-                }
-            )
-            bar.update(1)
-            bar.set_postfix(best=f"{e[0]:.4g}", nfev=solver._nfev)
-            _save(checkpoint, snapshot())
-    finally:
-        bar.close()
-
-    converged = generation > 0 and bool(solver.converged())
-    best_x = solver.x.copy()
-    best_f = float(solver.population_energies[0])
-    if phase == "refine":
-        unit = np.array([hi - lo for lo, hi in bounds])
-        lows = np.array([lo for lo, _ in bounds])
-        highs = np.array([hi for _, hi in bounds])
-        if refine_state is None:
-            refine_state = {
-                "x": best_x.tolist(),
-                "f": best_f,
-                "step": settings.refine_step,
-                "used": 0,
-                "iteration": 0,
-            }
-        per_step = 2 * len(bounds)
-        rbar = tqdm(
-            total=settings.refine // per_step,
-            initial=refine_state["iteration"],
-            desc="calibration (refinement steps)",
-            disable=not progress,
-            dynamic_ncols=True,
-        )
-        while refine_state["used"] + per_step <= settings.refine:
-            if refine_state["step"] < 1e-3:
-                break
-            if stop_after is not None and steps >= stop_after:
-                rbar.close()
-                _save(checkpoint, snapshot())
-                return _partial(solver, generation, xs, fs, trace)
-            center = np.array(refine_state["x"])
-            moves = []
-            for i in range(len(bounds)):
-                for sign in (1.0, -1.0):
-                    v = center.copy()
-                    v[i] = np.clip(v[i] + sign * refine_state["step"] * unit[i], lows[i], highs[i])
-                    moves.append(v)
-            values = recorder(objective, moves)
-            refine_state["used"] += len(moves)
-            refine_state["iteration"] += 1
-            j = int(np.argmin(values))
-            if values[j] < refine_state["f"]:
-                refine_state["x"], refine_state["f"] = moves[j].tolist(), float(values[j])
-            else:
-                refine_state["step"] /= 2.0
-            steps += 1
-            trace.append(
-                {
-                    "phase": "refine",
-                    "generation": generation + refine_state["iteration"],
-                    "nfev": int(solver._nfev) + refine_state["used"],
-                    "best": float(refine_state["f"]),
-                    "median": float(np.median(values)),
-                    "convergence": float(refine_state["step"]),
-                }
-            )
-            rbar.update(1)
-            rbar.set_postfix(best=f"{refine_state['f']:.4g}", step=refine_state["step"])
-            _save(checkpoint, snapshot())
-        rbar.close()
-        phase = "done"
-        _save(checkpoint, snapshot())
-    if refine_state is not None and refine_state["f"] < best_f:
-        best_x, best_f = np.array(refine_state["x"]), float(refine_state["f"])
-    return SearchResult(
-        x=best_x,
-        fun=best_f,
-        nfev=len(fs),
-        generations=generation,
-        converged=converged,
-        evaluated_x=np.array(xs, dtype=float).reshape(len(fs), len(bounds)),
-        evaluated_f=np.array(fs, dtype=float),
-        trace=trace,
-        elapsed=elapsed0 + time.perf_counter() - t_start,
-    )
-
-
-def _partial(solver, generation, xs, fs, trace) -> SearchResult:
-    return SearchResult(
-        x=solver.x.copy(),
-        fun=float(solver.population_energies[0]),
-        nfev=len(fs),
-        generations=generation,
-        converged=False,
-        evaluated_x=np.array(xs, dtype=float).reshape(len(fs), -1),
-        evaluated_f=np.array(fs, dtype=float),
-        trace=list(trace),
-        finished=False,
-    )
+        search.resume()
+    if not search.evolve(stop_after, progress):
+        return search.partial()
+    converged = search.generation > 0 and search.solver.converged()
+    if search.phase == "refine" and not search.refine(stop_after, progress):
+        return search.partial()
+    return search.result(converged)

@@ -363,7 +363,8 @@ def answer_text(a: Analysis) -> str:
     return "\n".join(lines)
 
 
-def markdown(a: Analysis, figures: dict[str, str]) -> str:
+def _intro(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """What the experiment is, and warnings about the runs it holds."""
     d = a.design
     n = len(d.plan)
     out: list[str] = []
@@ -395,7 +396,12 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
         "runs reaching the target; its bracket is a 90% Jeffreys interval for the probability "
         f"given {n} runs.\n"
     )
+    return out
 
+
+def _answer(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """The answer per target."""
+    out: list[str] = []
     out.append("## The answer\n")
     out.append(
         _table(
@@ -409,7 +415,12 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
         )
         + "\n"
     )
+    return out
 
+
+def _hit_probabilities(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """Hit probability per scenario and target, with its interval."""
+    out: list[str] = []
     out.append("## Hit probability per scenario and target\n")
     rows = []
     for label in a.labels:
@@ -422,7 +433,12 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
         rows.append(row)
     header = ["scenario", "runs", *[f"{y}: {t:,.0f}" for y, t in a.targets.items()]]
     out.append(_table(header, rows) + "\n")
+    return out
 
+
+def _annual_acts(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """Annual acts per scenario, mean and 5-95%."""
+    out: list[str] = []
     out.append("## Annual acts (mean [5–95%])\n")
     rows = []
     for label in a.labels:
@@ -433,7 +449,12 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
         rows.append(row)
     out.append(_table(["scenario", *map(str, YEARS)], rows) + "\n")
     out.append(f"![annual totals]({figures['annual']})\n")
+    return out
 
+
+def _baseline(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """The baseline counterfactual against the targets."""
+    out: list[str] = []
     base_rows = []
     for year in YEARS:
         c = a.cell("baseline", year)
@@ -449,7 +470,12 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
             )
     out.append("## The baseline counterfactual (no COVID)\n")
     out.append(_table(["year", "mean acts", "5–95%", "target", "mean / target"], base_rows) + "\n")
+    return out
 
+
+def _paired_differences(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """Each scenario minus the baseline, on the same replicates."""
+    out: list[str] = []
     if not a.diffs.empty:
         out.append("## Paired difference from the baseline (acts; mean [5–95%] of differences)\n")
         rows = []
@@ -469,7 +495,12 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
                     row.append("–")
             rows.append(row)
         out.append(_table(["scenario", *map(str, YEARS)], rows) + "\n")
+    return out
 
+
+def _covid(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """``covid_2020`` beside the baseline."""
+    out: list[str] = []
     if "covid_2020" in a.labels:
         out.append("## The March 2020 regime beside the baseline\n")
         rows = []
@@ -486,11 +517,21 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
                 )
         out.append(_table(["year", "baseline", "covid_2020", "covid_2020 hit share"], rows) + "\n")
         out.append(f"![covid_2020 beside the baseline]({figures['covid']})\n")
+    return out
 
+
+def _weekly(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """The weekly figures."""
+    out: list[str] = []
     out.append("## Weekly acts per scenario\n")
     for key in sorted(k for k in figures if k.startswith("weekly")):
         out.append(f"![{key}]({figures[key]})\n")
+    return out
 
+
+def _least_change(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """Least change per lever."""
+    out: list[str] = []
     out.append("## Least change per lever (one lever at a time)\n")
     if a.lc.empty:
         out.append("Not computed (run `telesim experiment --least-change`).\n")
@@ -544,7 +585,12 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
             )
             + "\n"
         )
+    return out
 
+
+def _sensitivity(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """Sensitivity of the 2019 total to the uncertainties."""
+    out: list[str] = []
     out.append("## Sensitivity of the 2019 total to the uncertainties\n")
     if a.sa.empty:
         out.append("Not computed (run `telesim experiment --sensitivity morris`).\n")
@@ -577,7 +623,12 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
             ]
             out.append(_table(["uncertainty", "first order [90%]", "total [90%]"], rows) + "\n")
         out.append(f"![sensitivity]({figures['sensitivity']})\n")
+    return out
 
+
+def _stocks(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """Adopting doctors and patients at year end."""
+    out: list[str] = []
     out.append("## Adopting doctors and patients at year end (mean [5–95%])\n")
     rows = []
     for label in a.labels:
@@ -597,7 +648,12 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
         + _table(["scenario", *map(str, YEARS)], rows)
         + "\n"
     )
+    return out
 
+
+def _doctor_types(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """Acts by doctor type."""
+    out: list[str] = []
     out.append("## Acts by doctor type (share of the year's mean acts)\n")
     rows = []
     kinds = outcomes.DOCTOR_TYPES
@@ -611,7 +667,12 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
                 [f"`{label}`", str(year), *[f"{shares.get(k, float('nan')):.0%}" for k in kinds]]
             )
     out.append(_table(["scenario", "year", *kinds], rows) + "\n")
+    return out
 
+
+def _regions(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """Acts by region."""
+    out: list[str] = []
     if not a.regions.empty:
         out.append("## Acts by region\n")
         out.append(f"![regions]({figures['regions']})\n")
@@ -622,7 +683,13 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
             rows = [[reg, _fmt(v), f"{v / total:.0%}"] for reg, v in mean.items()]
             out.append("Baseline, 2019 (mean over replicates):\n\n")
             out.append(_table(["region", "acts 2019", "share"], rows) + "\n")
+    return out
 
+
+def _scenarios(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """What each scenario changes."""
+    d = a.design
+    out: list[str] = []
     out.append("## Scenarios\n")
     rows = []
     for label in a.labels:
@@ -641,16 +708,49 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
         _table(["scenario", "group", "levers changed from the baseline", "description"], rows)
         + "\n"
     )
+    return out
 
+
+def _reproduce(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """The commands that reproduce the report."""
+    out: list[str] = []
     out.append("## Reproduce\n")
     out.append(
         "```sh\n"
-        f"telesim experiment --replicates {n} --out {_rel(a.out)} --least-change "
+        f"telesim experiment --replicates {len(a.design.plan)} --out {_rel(a.out)} --least-change "
         f"--sensitivity {a.sa_info.get('method', 'morris')}\n"
         f"telesim report --experiment {_rel(a.out)}\n"
         "```\n\nRe-running skips the runs already on disk; the report is recomputed from them. "
         "Tables behind this report are in `tables/` (CSV).\n"
     )
+    return out
+
+
+#: The report's sections, in order.
+SECTIONS = (
+    _intro,
+    _answer,
+    _hit_probabilities,
+    _annual_acts,
+    _baseline,
+    _paired_differences,
+    _covid,
+    _weekly,
+    _least_change,
+    _sensitivity,
+    _stocks,
+    _doctor_types,
+    _regions,
+    _scenarios,
+    _reproduce,
+)
+
+
+def markdown(a: Analysis, figures: dict[str, str]) -> str:
+    """The report's Markdown: each section in turn (figures by name, paths relative to it)."""
+    out: list[str] = []
+    for section in SECTIONS:
+        out += section(a, figures)
     return "\n".join(out)
 
 
