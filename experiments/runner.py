@@ -102,11 +102,13 @@ def load_parameter_sets(source: str | Path = "ensemble") -> tuple[list[ParamSet]
     sets = []
     for row, rec in enumerate(table.to_dict("records")):
         given = {c: _plain(rec[c]) for c in columns if not _missing(rec[c])}
+        where = f"{path} row {row}"
         try:
-            values = Uncertainties.from_dict(given, where=f"{path} row {row}").to_dict()
+            values = Uncertainties.from_dict(given, where=where).to_dict()
+            loss = float(rec["loss"]) if "loss" in rec and not _missing(rec["loss"]) else None
         except ValueError as exc:
-            raise ExperimentError(f"--ensemble: {exc}") from None
-        loss = float(rec["loss"]) if "loss" in rec and not _missing(rec["loss"]) else None
+            text = str(exc) if str(exc).startswith(where) else f"{where}: {exc}"
+            raise ExperimentError(f"--ensemble: {text}") from None
         sets.append(ParamSet(f"e{row:03d}-{_values_hash(values)}", values, loss))
     return sets, f"{len(sets)} parameter sets of the calibration ensemble {path}"
 

@@ -90,7 +90,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         raise ScenarioError(f"{where}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"{where}: not UTF-8 text: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, an int too long to read
         raise ScenarioError(f"{where}: not valid TOML: {exc}") from None
     return parse_scenario(raw, name=path.stem, where=where)
 

@@ -120,20 +120,42 @@ def _check(f: dataclasses.Field, value: Any, name: str) -> Any:
             raise ParameterError(f"{name}: {d.isoformat()} is outside the allowed range {rng}")
         return d
     if kind in ("float", "int"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ParameterError(f"{name}: {value!r} is not a number (allowed range {rng})")
-        if kind == "int":
-            if float(value) != int(value):
-                raise ParameterError(f"{name}: {value!r} is not a whole number (range {rng})")
-            value = int(value)
-        else:
-            value = float(value)
-            if not math.isfinite(value):
-                raise ParameterError(f"{name}: {value!r} is not finite (allowed range {rng})")
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise ParameterError(f"{name}: {value!r} is outside the allowed range {rng}")
-        return value
+        return _number(kind, value, name, low, high, rng)
     raise TypeError(f"unsupported parameter type {kind} for {name}")  # pragma: no cover
+
+
+def _number(kind: str, value: Any, name: str, low: Any, high: Any, rng: str) -> float | int:
+    """A checked ``float`` or ``int`` field: a finite number (whole for ``int``) in [low, high].
+
+    A value no float can hold (``10**400`` for a float field) is outside the range like any other
+    too large value, and a float no int can hold (``inf``, ``nan``) is refused as not finite.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ParameterError(f"{name}: {value!r} is not a number (allowed range {rng})")
+    if kind == "float":
+        try:
+            value = float(value)
+        except OverflowError:
+            raise ParameterError(
+                f"{name}: {_show_int(value)} is outside the allowed range {rng}"
+            ) from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ParameterError(f"{name}: {value!r} is not finite (allowed range {rng})")
+    if kind == "int" and isinstance(value, float):
+        if not value.is_integer():
+            raise ParameterError(f"{name}: {value!r} is not a whole number (range {rng})")
+        value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        shown = _show_int(value) if isinstance(value, int) else repr(value)
+        raise ParameterError(f"{name}: {shown} is outside the allowed range {rng}")
+    return value
+
+
+def _show_int(value: int) -> str:
+    """A whole number for a message: its digits, or its order of magnitude when it is huge."""
+    if abs(value) < 10**30:
+        return repr(value)
+    return f"about {'-' if value < 0 else ''}10**{math.floor(math.log10(abs(value)))}"
 
 
 @dataclass(frozen=True)

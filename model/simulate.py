@@ -79,7 +79,12 @@ def load_uncertainties(path: str | Path) -> Uncertainties:
             "(or one under the key 'uncertainties')"
         )
     values = next((data[k] for k in UNCERTAINTY_KEYS if isinstance(data.get(k), dict)), data)
-    return Uncertainties.from_dict(values, where=str(path))
+    try:
+        return Uncertainties.from_dict(values, where=str(path))
+    except ParameterError as exc:
+        message = str(exc)
+        prefixed = message if message.startswith(str(path)) else f"{path}: {message}"
+        raise ParameterError(prefixed) from None
 
 
 def clear_population_cache() -> None:

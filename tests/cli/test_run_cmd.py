@@ -175,11 +175,16 @@ def test_bad_inputs_exit_2_with_one_line(argv, words, capsys, tmp_path):
         ({"choice_logit": 99.0}, ["--uncertainties", "choice_logit", "99"]),
         ("[1, 2]", ["--uncertainties"]),
         ("{not json", ["--uncertainties", "JSON"]),
+        ('{"choice_logit": Infinity}', ["--uncertainties", "choice_logit", "not finite"]),
+        (b'{"choice_logit": \xff}', ["--uncertainties", "not UTF-8"]),
     ],
 )
 def test_bad_uncertainties_file(content, words, capsys, tmp_path):
     path = tmp_path / "u.json"
-    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
     rc, _, err = _run(
         ["run", *TINY, "--uncertainties", str(path), "--out", str(tmp_path / "x")], capsys
     )
@@ -207,3 +212,26 @@ def test_missing_command_module_is_skipped(monkeypatch):
     assert cli.main.__module__ == "cli.main"
     sub = next(a for a in parser._actions if a.dest == "command")
     assert set(sub.choices) == {"run"}
+
+
+@needs_model
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        (b'description = "x"\n[levers]\npharmacy_points = inf\n', ["levers.pharmacy_points"]),
+        (b'description = "x"\n[levers]\ncoverage_rate = 1' + b"0" * 400 + b"\n", ["coverage_rate"]),
+        (b'description = "x"\n[levers]\ncoverage_rate = 0.' + b"\xff\xfe\n", ["not UTF-8"]),
+        (b'description = "x"\n[levers]\npharmacy_points = ' + b"9" * 5000 + b"\n", ["TOML"]),
+        (b"", ["description"]),
+    ],
+)
+def test_a_malformed_scenario_file_exits_2_with_one_line(body, words, capsys, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(body)
+    rc, _, err = _run(["run", "--scenario", str(bad), "--out", str(tmp_path / "x")], capsys)
+    assert rc == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("telesim run: error: --scenario ")
+    for word in [str(bad), *words]:
+        assert word in err
+    assert not (tmp_path / "x").exists()
