@@ -114,8 +114,7 @@ def weekly_figure(cur: RunView, base: RunView, obs: pd.DataFrame) -> bytes:
     ax.set_title("Teleconsultations per week", loc="left", fontsize=11)
     ax.legend(
         handles=[
-            _line(CURRENT_COLOUR, "this setting"),
-            _line(BASELINE_COLOUR, "baseline", ls="--"),
+            *_setting_and_baseline(),
             _line("black", "observed (weekly)", marker="o", ls=""),
             _line("tab:orange", "observed (monthly, per week)", marker="o", ls=""),
         ],
@@ -131,6 +130,23 @@ def _line(colour, label, ls="-", marker=None):
     from matplotlib.lines import Line2D
 
     return Line2D([], [], color=colour, ls=ls, marker=marker, label=label)
+
+
+def _setting_and_baseline() -> list:
+    """Legend entries of this setting (blue) and the baseline (grey, dashed)."""
+    return [_line(CURRENT_COLOUR, "this setting"), _line(BASELINE_COLOUR, "baseline", ls="--")]
+
+
+def _time_chart(fig: Figure, ax, extra_handles: list | None = None) -> bytes:
+    """A chart over time finished: legend (this setting, baseline, extras), time axis, PNG."""
+    ax.legend(
+        handles=[*_setting_and_baseline(), *(extra_handles or [])],
+        loc="upper left",
+        fontsize=8,
+        frameon=False,
+    )
+    _time_axis(ax)
+    return _png(fig)
 
 
 def _cumulative(view: RunView) -> pd.Series:
@@ -164,18 +180,7 @@ def cumulative_figure(cur: RunView, base: RunView, tgt: dict[int, float]) -> byt
     ax.yaxis.set_major_formatter(_thousands)
     ax.set_ylabel("acts since 1 January")
     ax.set_title("Acts so far in each year, against the targets", loc="left", fontsize=11)
-    ax.legend(
-        handles=[
-            _line(CURRENT_COLOUR, "this setting"),
-            _line(BASELINE_COLOUR, "baseline", ls="--"),
-            _line(TARGET_COLOUR, "annual target", ls=":"),
-        ],
-        loc="upper left",
-        fontsize=8,
-        frameon=False,
-    )
-    _time_axis(ax)
-    return _png(fig)
+    return _time_chart(fig, ax, [_line(TARGET_COLOUR, "annual target", ls=":")])
 
 
 def doctors_figure(cur: RunView, base: RunView) -> bytes:
@@ -189,17 +194,7 @@ def doctors_figure(cur: RunView, base: RunView) -> bytes:
     ax.yaxis.set_major_formatter(_thousands)
     ax.set_ylabel("doctors")
     ax.set_title("Doctors offering video consultations", loc="left", fontsize=11)
-    ax.legend(
-        handles=[
-            _line(CURRENT_COLOUR, "this setting"),
-            _line(BASELINE_COLOUR, "baseline", ls="--"),
-        ],
-        loc="upper left",
-        fontsize=8,
-        frameon=False,
-    )
-    _time_axis(ax)
-    return _png(fig)
+    return _time_chart(fig, ax)
 
 
 def _paired_bars(ax, labels, current, baseline) -> None:

@@ -4,7 +4,7 @@ One module per job: ``targets`` (the observed figures), ``quantities`` (their si
 counterparts), ``loss``, ``objective`` (search space and replicated objective), ``search``
 (checkpointed differential evolution), ``ensemble`` (parameter uncertainty), ``bass`` (the
 baseline), ``report`` and ``pipeline`` (one run end to end). The command is ``telesim calibrate``
-(``telesim/calibrate_cmd.py``).
+(``cli/calibrate_cmd.py``).
 """
 
 from .pipeline import CalibrationSettings, calibrate

@@ -5,7 +5,7 @@ range rarely falls on week boundaries, so a flow (acts, new patients) is summed 
 overlaps, a straddling week counting pro rata by days (acts are assumed spread evenly over the
 week); a stock (doctors who have billed) is interpolated by days between the ends of two weeks.
 
-Mappings decided here (and stated in the README):
+Mappings decided here (and stated in ``docs/calibration.md``):
 
 * weekly count = acts over the range / (days / 7); monthly and cumulative counts = acts over it;
 * shares of acts by doctor type, by Île-de-France (region code ``11``) and by Doctolib;

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.params import Levers, ParameterError, Uncertainties
+from model.params import Levers, ParameterError, Uncertainties, read_parameter_file
 
 #: Where the project's scenario files live.
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -85,13 +85,9 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     path = scenario_path(name_or_path)
     where = str(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError(f"{where}: cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{where}: not UTF-8 text: {exc}") from None
-    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, an int too long to read
-        raise ScenarioError(f"{where}: not valid TOML: {exc}") from None
+        raw = read_parameter_file(path, tomllib.loads, "TOML")
+    except ParameterError as exc:
+        raise ScenarioError(str(exc)) from None
     return parse_scenario(raw, name=path.stem, where=where)
 
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 #: Reimbursement of video consultations started on Saturday 15 Sep 2018 (ameli.fr, timeline.csv).
@@ -25,6 +27,22 @@ MAX_END_DATE = dt.date(2030, 12, 31)
 
 class ParameterError(ValueError):
     """A parameter has an unknown name, a wrong type or a value outside its allowed range."""
+
+
+def read_parameter_file(path: str | Path, parse: Callable[[str], Any], fmt: str) -> Any:
+    """The parsed text of a parameter file (a scenario's TOML, an uncertainty file's JSON).
+
+    Raises :class:`ParameterError` naming the file when it cannot be read, is not UTF-8 text, or
+    is not valid ``fmt`` (``parse`` raising ``ValueError``, e.g. an integer too long to read).
+    """
+    try:
+        return parse(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ParameterError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ParameterError(f"{path}: not UTF-8 text: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # a decode error, or an integer too long to read
+        raise ParameterError(f"{path}: not valid {fmt}: {exc}") from None
 
 
 def _p(default: Any, low: Any = None, high: Any = None, doc: str = "", calibrate: bool = False):

@@ -23,6 +23,7 @@ from .params import (
     Uncertainties,
     coerce_levers,
     coerce_uncertainties,
+    read_parameter_file,
 )
 from .population import build_population
 
@@ -64,15 +65,7 @@ def load_uncertainties(path: str | Path) -> Uncertainties:
     field where one is at fault, for anything else: unreadable or non-UTF-8 bytes, invalid JSON,
     another JSON value than an object, unknown names, wrong types, values out of range.
     """
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ParameterError(f"{path}: cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise ParameterError(f"{path}: not UTF-8 text: {exc}") from None
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, or an integer too long to read
-        raise ParameterError(f"{path} is not valid JSON: {exc}") from None
+    data = read_parameter_file(path, json.loads, "JSON")
     if not isinstance(data, dict):
         raise ParameterError(
             f"{path} must hold a JSON object of uncertainty values "
