@@ -21,7 +21,7 @@ agent is one person.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -108,6 +108,24 @@ class Population:
     gp_rate: float  # yearly GP-type consultations per person at age factor 1
     capable_by_age: np.ndarray  # float64 share able to do video, by age band
     inputs_ref: Inputs | None = None  # the inputs it was built from (cache check)
+    #: read-only structures derived on first use and kept with the population (see below)
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def links_by_patient(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each patient's links: ``order[first[i]:first[i+1]]`` are the links of patient ``i``.
+
+        The engine needs it when a patient agent gains users (its other ties lose weight);
+        built on first use (a stable sort of the link array) and kept with the population.
+        """
+        if "links_by_patient" not in self.derived:
+            patient = self.links.patient
+            order = np.argsort(patient, kind="stable").astype(patient.dtype)
+            first = np.zeros(self.patients.n + 1, dtype=np.int64)
+            np.cumsum(np.bincount(patient, minlength=self.patients.n), out=first[1:])
+            for a in (order, first):
+                a.setflags(write=False)
+            self.derived["links_by_patient"] = (order, first)
+        return self.derived["links_by_patient"]
 
 
 def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
