@@ -95,6 +95,14 @@ def expand(starts, counts, rows: bool = True):
     return idx, np.repeat(np.arange(counts.size), counts)
 
 
+def stable_order(keys: np.ndarray) -> np.ndarray:
+    """``argsort(keys, kind="stable")`` for non-negative keys below 2**31, as one sort of keys and
+    positions packed in 64 bits (several times faster)."""
+    packed = (keys.astype(np.int64) << 32) | np.arange(keys.size, dtype=np.int64)
+    packed.sort()
+    return packed & 0xFFFFFFFF
+
+
 def run_starts(labels: np.ndarray) -> np.ndarray:
     """Index of the first element of each run of equal consecutive labels."""
     if labels.size == 0:
@@ -168,6 +176,25 @@ def split_hypergeometric(rng, counts, labels, nsample) -> np.ndarray:
         kept[rows] = x
         left[r] -= c
         want[r] -= x
+    return kept
+
+
+def keep_columns(rng, table: np.ndarray, nsample: np.ndarray) -> np.ndarray:
+    """Keep ``nsample[j]`` of the items of column ``j`` of a (categories, columns) count table,
+    uniformly without replacement: a multivariate hypergeometric draw per column, as one
+    univariate draw per category (exact), vectorised over the columns."""
+    kept = np.zeros_like(table)
+    left = table.sum(axis=0)
+    want = np.asarray(nsample, dtype=np.int64).copy()
+    for i in range(table.shape[0] - 1):
+        c = table[i]
+        x = np.where(c >= left, want, 0)  # the category holds all that is left
+        draw = np.flatnonzero((c > 0) & (want > 0) & (c < left))
+        x[draw] = hypergeometric(rng, c[draw], left[draw], want[draw])
+        kept[i] = x
+        left -= c
+        want -= x
+    kept[-1] = want
     return kept
 
 
@@ -245,14 +272,14 @@ class Groups:
     """
 
     def __init__(self, size: int):
-        self.mark = np.empty(size, dtype=np.int64)
+        self.mark = np.empty(size, dtype=np.int32)
 
     def grow(self, size: int) -> None:
         if size > self.mark.size:
-            self.mark = np.empty(max(size, 2 * self.mark.size), dtype=np.int64)
+            self.mark = np.empty(max(size, 2 * self.mark.size), dtype=np.int32)
 
     def rows(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rows = np.arange(keys.size)
+        rows = np.arange(keys.size, dtype=np.int32)
         self.mark[keys] = rows
         rep = self.mark[keys]
         return rep, rep == rows
@@ -284,14 +311,13 @@ class Cells:
         "rank": np.int32,  # the doctor's rank in the order of adoption (cells follow it)
         "key": np.uint8,
         "start": np.int64,
-        "size": np.int64,
-        "aware": np.int64,
-        "fill": np.int64,
-        "dead": np.int64,
+        "size": np.int32,
+        "aware": np.int32,
+        "fill": np.int32,
+        "dead": np.int32,
         "W": np.int64,
         "users": np.int64,
-        "rdt": np.float64,  # need rate per person of the doctor, per week (before age and choice)
-        "cf": np.float64,  # rdt * need(age) * p_new * eligible: first uses per non-user a week
+        "cf": np.float64,  # first uses per non-user a week: rate * dt * need * p_new * eligible
         "cum": np.float64,  # scratch: cumulative first-use means (one more entry than cells)
     }
 
@@ -410,17 +436,17 @@ class TeleModel(mesa.Model):
             + (p.desert.astype(np.uint8) << 4)
         ).astype(np.uint8)
         self._rdt = np.where(d.pri_count > 0, pop.gp_rate, d.sec_rate) * DT
-        # A tie is its patient's index (médecin-traitant list) or patients + link index. Its
-        # cell: -1 before its doctor adopts, ``-2 - cell`` until it joins the cell's live list,
-        # ``cell`` once listed.
-        self._tie_cell = np.full(npat + pop.links.patient.size, -1, dtype=np.int32)
+        # A tie is its patient's index (médecin-traitant list) or patients + link index. Its code:
+        # 0 before its doctor adopts, then -(cell + 1), and cell + 1 once the tie is aware
+        self._tie_cell = np.zeros(npat + pop.links.patient.size, dtype=np.int32)
         self._rank = np.full(nd, -1, dtype=np.int64)  # order of adoption
         self._rank_cells = np.zeros(nd + 1, dtype=np.int64)  # cells of rank r: [r], [r + 1]
         self._pref_pri = np.zeros(nd, dtype=np.int64)  # aware ties of each list (a prefix)
         self._pref_sec = np.zeros(nd, dtype=np.int64)
         self._next_pri = np.full(nd, np.inf)  # awareness key of the first tie not yet aware
         self._next_sec = np.full(nd, np.inf)
-        self.cells = Cells(n_ties, min(n_ties, 4 * nd))
+        # at most one cell per tie and per (doctor, key): allocated once, pages used as filled
+        self.cells = Cells(n_ties, min(n_ties, N_KEYS * nd))
         self._cell_groups = Groups(self.cells.capacity)
         self._patient_groups = Groups(npat)
         self._first_table = None  # first-use weights by cell key the cells' ``cf`` hold
@@ -556,7 +582,7 @@ class TeleModel(mesa.Model):
         # its ties' awareness thresholds (a cell never mixes the two lists: médecin-traitant ties
         # are in the pathway, and doctors with such a list have no link in the pathway)
         sort_key = row * N_KEYS + key
-        order = np.argsort(sort_key, kind="stable")
+        order = stable_order(sort_key)
         row, key, patient, tie = row[order], key[order], patient[order], tie[order]
         first = run_starts(sort_key[order])
         is_sec = tie >= p.n
@@ -573,9 +599,8 @@ class TeleModel(mesa.Model):
         cells.key[ids] = key[first]
         cells.start[ids] = slot0 + first
         cells.size[ids] = np.diff(np.append(first, row.size))
-        cells.rdt[ids] = self._rdt[owner]
         cells.entries[slot0 : slot0 + row.size] = patient
-        self._tie_cell[tie] = -2 - np.repeat(ids, cells.size[ids])
+        self._tie_cell[tie] = -np.repeat(ids + 1, cells.size[ids])
         cells.n += n_new
         cells.used_slots += row.size
         # cells of each new doctor (ranks follow ``docs``): end of each doctor's range
@@ -591,10 +616,6 @@ class TeleModel(mesa.Model):
         p = self.pop.patients
         return p.capable_u[patient] < self._capable_at[p.age[patient]]
 
-    def _patient_of(self, tie: np.ndarray) -> np.ndarray:
-        p = self.pop.patients
-        return np.where(tie < p.n, tie, self.pop.links.patient[np.maximum(tie - p.n, 0)])
-
     def _update_capability(self, pol: WeekPolicy) -> None:
         """Capability thresholds only rise: newly capable agents join the live lists of their
         aware ties."""
@@ -608,32 +629,23 @@ class TeleModel(mesa.Model):
         self._capable_at = at
         if before is None or cells.n == 0:
             return
-        p, d = pop.patients, pop.doctors
-        u = p.capable_u
-        newly = np.flatnonzero((u >= before[p.age]) & (u < at[p.age]))
-        tie = np.concatenate([newly, p.n + self._links_of(newly)[0]])
-        code = self._tie_cell[tie].astype(np.int64)
-        tie, cell = tie[code <= -2], -2 - code[code <= -2]
-        doc = cells.doc[cell]
-        pri = tie < p.n
-        pos = np.where(pri, tie - d.pri_start[doc], tie - p.n - d.sec_start[doc])
-        aware = pos < np.where(pri, self._pref_pri[doc], self._pref_sec[doc])
-        tie, cell = tie[aware], cell[aware]
-        patient = self._patient_of(tie)
-        ok = self._live(patient) > 0
-        tie, cell, patient = tie[ok], cell[ok], patient[ok]
+        p = pop.patients
+        newly = []
+        for lo in range(0, p.n, CHUNK):
+            u, age = p.capable_u[lo : lo + CHUNK], p.age[lo : lo + CHUNK]
+            newly.append(np.flatnonzero((u >= before[age]) & (u < at[age])) + lo)
+        cell, patient = self._aware_cells(np.concatenate(newly))
         if cell.size == 0:
             return
-        # append at the end of each cell's live list
-        order = np.argsort(cell, kind="stable")
-        tie, cell, patient = tie[order], cell[order], patient[order]
+        # append at the end of each cell's live list (they are all non-users)
+        order = stable_order(cell)
+        cell, patient = cell[order], patient[order]
         first = run_starts(cell)
         sizes = np.diff(np.append(first, cell.size))
         rank = np.arange(cell.size) - np.repeat(first, sizes)
         cells.entries[cells.start[cell] + cells.fill[cell] + rank] = patient
-        self._tie_cell[tie] = cell
         ids = cell[first]
-        cells.fill[ids] += sizes
+        cells.fill[ids] += sizes.astype(np.int32)
         cells.W[ids] += np.add.reduceat(self._live(patient), first)
 
     def _links_of(self, patient: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -672,13 +684,11 @@ class TeleModel(mesa.Model):
             pref[g] = new
             nxt[g] = np.where(new < count[g], key[np.minimum(start[g] + new, key.size - 1)], np.inf)
         tie = np.concatenate(new_ties)
-        cell = -2 - self._tie_cell[tie].astype(np.int64)
-        patient = self._patient_of(tie)
-        live = self._live(patient)
-        ok = (live > 0) & self._capable(patient)
-        self._tie_cell[tie[ok]] = cell[ok]
-        # the newly aware ties of a cell are its next ``m`` slots: move the listed ones into the
-        # live list
+        code = self._tie_cell[tie]
+        self._tie_cell[tie] = -code  # now aware
+        cell = -code.astype(np.int64) - 1
+        # the newly aware ties of a cell are its next ``m`` slots: move those of capable
+        # agents with non-users into the live list
         ids, m = self._cell_groups.sums(cell, None)
         order = np.argsort(ids)
         ids, m = ids[order], m[order].astype(np.int64)
@@ -690,17 +700,21 @@ class TeleModel(mesa.Model):
         rank -= np.repeat(rank[np.cumsum(m) - m], m)
         dest = cells.start[ids] + cells.fill[ids]
         cells.entries[dest[row[ok]] + rank[ok]] = patient[ok]
-        cells.fill[ids] += np.bincount(row, weights=ok, minlength=ids.size).astype(np.int64)
+        cells.fill[ids] += np.bincount(row, weights=ok, minlength=ids.size).astype(np.int32)
         cells.W[ids] += np.bincount(row, weights=live * ok, minlength=ids.size).astype(np.int64)
-        cells.aware[ids] += m
+        cells.aware[ids] += m.astype(np.int32)
 
-    def _listed_cells(self, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Cells of the listed ties of these (distinct) agents, and the row of their agent."""
+    def _aware_cells(self, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cells of the aware ties of these agents (with adopting doctors), and the agent.
+
+        An agent with non-users that is capable is in the live list of each of its aware ties:
+        it joined when the tie became aware or when it became capable.
+        """
         link, row = self._links_of(agents)
         cell = np.concatenate([self._tie_cell[agents], self._tie_cell[self.pop.patients.n + link]])
-        owner = np.concatenate([np.arange(agents.size), row])
-        listed = cell >= 0
-        return cell[listed].astype(np.int64), owner[listed]
+        owner = np.concatenate([agents, agents[row]])
+        aware = cell > 0
+        return cell[aware].astype(np.int64) - 1, owner[aware]
 
     # --- patients: the week -------------------------------------------------------------------
     def _choice_tables(self, pol: WeekPolicy) -> tuple[np.ndarray, np.ndarray]:
@@ -727,7 +741,7 @@ class TeleModel(mesa.Model):
         if self._first_table is None or not np.array_equal(first, self._first_table):
             self._first_table, lo = first, 0
         np.take(first, c.key[lo:n], out=c.cf[lo:n])
-        c.cf[lo:n] *= c.rdt[lo:n]
+        c.cf[lo:n] *= self._rdt[c.doc[lo:n]]
         self._cf_cells = n
         if self._repeat_table is not None and np.array_equal(repeat, self._repeat_table):
             return
@@ -735,7 +749,7 @@ class TeleModel(mesa.Model):
         pair = c.rank[:n].astype(np.int64) * N_AGES + c.key[:n] // N_CLASSES
         self._repeat_mean[:] = np.bincount(
             pair,
-            weights=repeat[c.key[:n]] * c.users[:n] * c.rdt[:n],
+            weights=repeat[c.key[:n]] * c.users[:n] * self._rdt[c.doc[:n]],
             minlength=self._repeat_mean.size,
         )
 
@@ -774,9 +788,14 @@ class TeleModel(mesa.Model):
             return first
         kept = first.copy()
         kept[over] = hypergeometric(rng, first[over], first[over] + repeat[over], cap[over])
-        rsel = np.flatnonzero(np.isin(rrank, over, assume_unique=False, kind="table"))
-        want = cap - kept
-        rcount[rsel] = split_hypergeometric(rng, rcount[rsel], rrank[rsel], want[rrank[rsel]])
+        # kept repeat uses by age band: a (age band, crowded doctor) table
+        row = np.full(n, -1, dtype=np.int64)
+        row[over] = np.arange(over.size)
+        rsel = np.flatnonzero(row[rrank] >= 0)
+        at = (rpair[rsel] % N_AGES, row[rrank[rsel]])
+        table = np.zeros((N_AGES, over.size), dtype=np.int64)
+        table[at] = rcount[rsel]
+        rcount[rsel] = keep_columns(rng, table, cap[over] - kept[over])[at]
         return kept
 
     def _first_use_cells(self, rng, cum, kept) -> tuple[np.ndarray, np.ndarray]:
@@ -912,7 +931,8 @@ class TeleModel(mesa.Model):
         ids, n_new = self._cell_groups.sums(cell[hit], per_row[hit])
         c.users[ids] += n_new.astype(np.int64)
         pair = c.rank[ids].astype(np.int64) * N_AGES + c.key[ids] // N_CLASSES
-        np.add.at(self._repeat_mean, pair, self._repeat_table[c.key[ids]] * c.rdt[ids] * n_new)
+        weight = self._repeat_table[c.key[ids]] * self._rdt[c.doc[ids]] * n_new
+        np.add.at(self._repeat_mean, pair, weight)
         fresh = pair[~self._repeat_on[pair]]
         if fresh.size:
             fresh = np.unique(fresh)
@@ -922,14 +942,16 @@ class TeleModel(mesa.Model):
             )
 
         # fewer non-users in every live list the agents are in (all of them gained users)
-        lcell, owner = self._listed_cells(agents)
+        lcell, owner = self._aware_cells(agents)
+        self._patient_groups.rows(agents)  # agents are distinct: marks their rows
+        owner = self._patient_groups.mark[owner]
         rep, first = self._cell_groups.rows(lcell)
         ids = lcell[first]
-        c.W[ids] -= np.bincount(rep, weights=new[owner], minlength=rep.size)[first].astype(np.int64)
+        lost = np.bincount(rep, weights=new[owner], minlength=rep.size)[first]
+        c.W[ids] -= lost.astype(np.int64)
         dead = self.users[agents] >= s
-        c.dead[ids] += np.bincount(rep, weights=dead[owner], minlength=rep.size)[first].astype(
-            np.int64
-        )
+        died = np.bincount(rep, weights=dead[owner], minlength=rep.size)[first]
+        c.dead[ids] += died.astype(np.int32)
         self._compact(ids[2 * c.dead[ids] > c.fill[ids]])
 
     def _compact(self, ids: np.ndarray) -> None:
@@ -943,7 +965,7 @@ class TeleModel(mesa.Model):
         rank = np.cumsum(keep) - keep
         rank -= np.repeat(rank[np.cumsum(c.fill[ids]) - c.fill[ids]], c.fill[ids])
         c.entries[c.start[ids][row[keep]] + rank[keep]] = patient[keep]
-        c.fill[ids] = np.bincount(row, weights=keep, minlength=ids.size).astype(np.int64)
+        c.fill[ids] = np.bincount(row, weights=keep, minlength=ids.size).astype(np.int32)
         c.dead[ids] = 0
 
     # --- bookkeeping --------------------------------------------------------------------------
