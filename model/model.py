@@ -13,7 +13,8 @@ One call to :meth:`TeleModel.step` is one week, read top to bottom:
 
 Only small aggregates are kept per week (by doctor type, region, platform, age band).
 
-How the patients' step is drawn (``docs/engine.md`` has the derivations). Nothing is drawn per act:
+How the patients' step is drawn (``docs/engine.md`` has the derivations). Nothing is drawn per
+need or kept per act; every draw is a count:
 
 * **Cells.** When a doctor adopts, their ties (their médecin-traitant list and their other links)
   are laid out once in *cells*: one cell per (doctor, age band, rule class), where the class packs
@@ -22,26 +23,28 @@ How the patients' step is drawn (``docs/engine.md`` has the derivations). Nothin
   awareness thresholds, so the aware ties of a cell are always its first ones. A cell keeps the
   patient agents of its aware, capable ties in a *live list* and the number ``W`` of their
   persons who never teleconsulted. Awareness and capability only ever grow, so ties only join
-  live lists; a person's first teleconsultation lowers ``W`` in every cell the person is listed
-  in (through an index of each patient's ties).
-* **First uses** of a cell are one Poisson count with mean
-  ``rate(doctor) * dt * need(age) * p_new(age, desert) * eligible(class) * W``: the sum of the
-  independent Poisson needs of its persons (per person and tie, as in the reference model).
+  live lists; a person's first teleconsultation lowers ``W`` in every cell the person is in
+  (through an index of each patient's ties), and agents left without non-users are dropped.
+* **First uses.** A cell's first uses have the Poisson mean
+  ``rate(doctor) * dt * need(age) * p_new(age, desert) * eligible(class) * W`` (the sum of the
+  independent Poisson needs of its persons, per person and tie, as in the reference model). A
+  doctor's first uses are one Poisson count with the sum of its cells' means; once capacity is
+  applied, each kept one falls in a cell with probability proportional to the cell's mean.
 * **Repeat uses** are one Poisson count per (doctor, age band) over the persons whose first
   teleconsultation was with that doctor.
 * **Capacity**: a doctor with more acts than ``ceil(max_video_share * volume)`` keeps a uniformly
-  random subset of that size; drawn as a multivariate hypergeometric over the doctor's counts
-  (first uses by cell, repeat uses by age band), one vectorised step per rank of a count.
-* **Who.** A cell's kept first uses are spread over its live patient agents in proportion to
-  their non-users (a multinomial; by rejection from the live list when the list is long). The
-  distinct persons among an agent's ``K`` acts (``scale`` persons, ``n`` of them non-users) follow
-  the occupancy law of ``K`` uniform draws among ``n``; each new user's first tie (the cell of
-  their first act of the week) is a uniform subset of the agent's acts (hypergeometric).
+  random subset of that size: hypergeometric between first and repeat uses, multivariate
+  hypergeometric over the repeat uses' age bands.
+* **Who.** A cell's kept first uses go to its live patient agents in proportion to their
+  non-users (rejection from the live list, or a multinomial over it when that is cheaper). The
+  distinct persons among an agent's ``K`` acts (``n`` non-users) follow the occupancy law of ``K``
+  uniform draws among ``n``; the new users' first ties (the cells of their first act of the week)
+  are a uniform subset of the agent's acts (hypergeometric).
 
 All of this is exact in distribution with respect to the per-person, per-tie, per-act reference
-(``model/reference.py``). The cost of a week grows with the occupied cells and with the persons
-who teleconsult for the first time, not with the acts; arrays that live through a run are
-allocated once.
+(``model/reference.py``). A week costs a pass over the cells of adopting doctors plus work that
+grows with the doctors, the kept first uses and the agents gaining users, not with all acts;
+arrays that live through a run are allocated once.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ N_AGES = len(AGE_BANDS)
 N_CLASSES = 32
 #: A cell key is ``age band * N_CLASSES + class``.
 N_KEYS = N_AGES * N_CLASSES
-#: Poisson counts are drawn over at most this many cells at a time (bounded temporary arrays).
+#: Scans over all patient agents go this many at a time (bounded temporary arrays).
 CHUNK = 1 << 20
 #: Spreading a cell's first uses over its live list: a binomial draw per listed agent costs
 #: about this many rejection draws.
@@ -454,8 +457,6 @@ class TeleModel(mesa.Model):
         # repeat uses: Poisson mean per (rank of the doctor, age band), and the pairs with
         # past users (sorted)
         self._repeat_mean = np.zeros(nd * N_AGES)
-        self._repeat_pairs = np.zeros(0, dtype=np.int64)
-        self._repeat_on = np.zeros(nd * N_AGES, dtype=bool)
         self._repeat_table = None  # the repeat weights the means were computed with
         self._capable_at = None  # capability threshold by age band in force
 
@@ -764,38 +765,23 @@ class TeleModel(mesa.Model):
         bounds = cum[self._rank_cells[: self._n_adopters + 1]]
         return cum, np.maximum(np.diff(bounds), 0.0)
 
-    def _repeat_counts(self, rng) -> tuple[np.ndarray, np.ndarray]:
-        """Poisson count of repeat uses of every (doctor, age band) with past users."""
-        pairs = self._repeat_pairs
-        a = rng.poisson(self._repeat_mean[pairs])
-        hit = np.flatnonzero(a)
-        return pairs[hit], a[hit]
-
-    def _apply_capacity(self, rng, first, rpair, rcount) -> np.ndarray:
+    def _apply_capacity(self, rng, first, repeat) -> np.ndarray:
         """A doctor bills at most ``capacity`` acts a week: keep a uniform random subset.
 
-        ``first`` holds each doctor's first-use acts (by rank), ``rcount`` the repeat acts of
-        each (rank, age band) pair in ``rpair``. Returns the first-use acts kept; updates
-        ``rcount`` in place. The kept first uses of a crowded doctor are hypergeometric; the
-        kept repeat uses a multivariate hypergeometric over its age bands.
+        ``first`` holds each doctor's first-use acts, ``repeat`` its repeat acts by age band
+        (rows: doctors by rank). Returns the first-use acts kept and updates ``repeat`` in place:
+        a crowded doctor's kept first uses are hypergeometric, its kept repeat uses a
+        multivariate hypergeometric over its age bands.
         """
         n = self._n_adopters
-        rrank = rpair // N_AGES  # sorted
         cap = self._capacity[self._adopters[:n]]
-        repeat = np.bincount(rrank, weights=rcount, minlength=n).astype(np.int64)
-        over = np.flatnonzero(first + repeat > cap)
+        total_repeat = repeat.sum(axis=1)
+        over = np.flatnonzero(first + total_repeat > cap)
         if over.size == 0:
             return first
         kept = first.copy()
-        kept[over] = hypergeometric(rng, first[over], first[over] + repeat[over], cap[over])
-        # kept repeat uses by age band: a (age band, crowded doctor) table
-        row = np.full(n, -1, dtype=np.int64)
-        row[over] = np.arange(over.size)
-        rsel = np.flatnonzero(row[rrank] >= 0)
-        at = (rpair[rsel] % N_AGES, row[rrank[rsel]])
-        table = np.zeros((N_AGES, over.size), dtype=np.int64)
-        table[at] = rcount[rsel]
-        rcount[rsel] = keep_columns(rng, table, cap[over] - kept[over])[at]
+        kept[over] = hypergeometric(rng, first[over], first[over] + total_repeat[over], cap[over])
+        repeat[over] = keep_columns(rng, repeat[over].T, cap[over] - kept[over]).T
         return kept
 
     def _first_use_cells(self, rng, cum, kept) -> tuple[np.ndarray, np.ndarray]:
@@ -803,13 +789,17 @@ class TeleModel(mesa.Model):
         proportion to their means (exact: the cells of a doctor's acts are independent).
         Returns the cells with acts and their counts."""
         acting = np.flatnonzero(kept)
-        k = kept[acting]
-        lo = np.repeat(cum[self._rank_cells[acting]], k)
-        hi = np.repeat(cum[self._rank_cells[acting + 1]], k)
+        first, last = self._rank_cells[acting], self._rank_cells[acting + 1]
+        # a doctor with one cell needs no draw
+        one = last - first == 1
+        k = kept[acting[~one]]
+        lo = np.repeat(cum[first[~one]], k)
+        hi = np.repeat(cum[last[~one]], k)
         target = lo + rng.random(lo.size) * (hi - lo)
         target = np.minimum(target, np.nextafter(hi, -np.inf))
         cell = np.searchsorted(cum, target, side="right") - 1
-        return self._cell_groups.sums(cell, None)
+        ids, n = self._cell_groups.sums(cell, None)
+        return np.concatenate([first[one], ids]), np.concatenate([kept[acting[one]], n])
 
     def _who(self, rng, fcell, fcount) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Spread each cell's kept first uses over its live patient agents, in proportion to
@@ -840,16 +830,16 @@ class TeleModel(mesa.Model):
             cell = np.repeat(fcell[rej], fcount[rej])
             patient = np.empty(cell.size, dtype=np.int64)
             todo = np.arange(cell.size)
+            start, fill = c.start[cell], c.fill[cell]
             while todo.size:
-                cc = cell[todo]
-                fill_t = c.fill[cc]
-                u = rng.random(todo.size) * fill_t
-                pick = np.minimum(u.astype(np.int64), fill_t - 1)
-                cand = c.entries[c.start[cc] + pick]
+                u = rng.random(todo.size) * fill[todo]
+                pick = np.minimum(u.astype(np.int64), fill[todo] - 1)
+                cand = c.entries[start[todo] + pick]
                 # the fractional part is a fresh uniform: accept with probability live / s
                 ok = (u - pick) * s < self._live(cand)
-                patient[todo[ok]] = cand[ok]
-                todo = todo[~ok]
+                done = np.flatnonzero(ok)
+                patient[todo[done]] = cand[done]
+                todo = todo[np.flatnonzero(~ok)]
             rows_p.append(patient)
             rows_c.append(cell)
             rows_n.append(np.ones(cell.size, dtype=np.int64))
@@ -889,14 +879,13 @@ class TeleModel(mesa.Model):
 
         cum, mean = self._first_use_means()
         first = rng.poisson(mean)
-        rpair, rcount = self._repeat_counts(rng)
-        first = self._apply_capacity(rng, first, rpair, rcount)
+        repeat = rng.poisson(self._repeat_mean[: self._n_adopters * N_AGES]).reshape(-1, N_AGES)
+        first = self._apply_capacity(rng, first, repeat)
         fcell, fcount = self._first_use_cells(rng, cum, first)
         fcount = fcount.astype(np.int64)
 
         # acts, by doctor and by age band
-        n = self._n_adopters
-        per_rank = first + np.bincount(rpair // N_AGES, weights=rcount, minlength=n)
+        per_rank = first + repeat.sum(axis=1)
         acting = np.flatnonzero(per_rank)
         n_acts = per_rank[acting]
         acting = self._adopters[acting]
@@ -913,7 +902,7 @@ class TeleModel(mesa.Model):
         self.out_acts_liberal_60[k] = n_acts[self._liberal[acting] & d.age60[acting]].sum()
         self.out_acts_age[k] = np.bincount(
             c.key[fcell] // N_CLASSES, weights=fcount, minlength=N_AGES
-        ) + np.bincount(rpair % N_AGES, weights=rcount, minlength=N_AGES)
+        ) + repeat.sum(axis=0)
         if fcell.size == 0:
             return
 
@@ -933,13 +922,6 @@ class TeleModel(mesa.Model):
         pair = c.rank[ids].astype(np.int64) * N_AGES + c.key[ids] // N_CLASSES
         weight = self._repeat_table[c.key[ids]] * self._rdt[c.doc[ids]] * n_new
         np.add.at(self._repeat_mean, pair, weight)
-        fresh = pair[~self._repeat_on[pair]]
-        if fresh.size:
-            fresh = np.unique(fresh)
-            self._repeat_on[fresh] = True
-            self._repeat_pairs = np.insert(
-                self._repeat_pairs, np.searchsorted(self._repeat_pairs, fresh), fresh
-            )
 
         # fewer non-users in every live list the agents are in (all of them gained users)
         lcell, owner = self._aware_cells(agents)
