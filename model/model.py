@@ -454,9 +454,8 @@ class TeleModel(mesa.Model):
         self._patient_groups = Groups(npat)
         self._first_table = None  # first-use weights by cell key the cells' ``cf`` hold
         self._cf_cells = 0  # cells whose ``cf`` is up to date
-        # repeat uses: Poisson mean per (rank of the doctor, age band), and the pairs with
-        # past users (sorted)
-        self._repeat_mean = np.zeros(nd * N_AGES)
+        # repeat uses: Poisson mean per (age band, rank of the doctor)
+        self._repeat_mean = np.zeros((N_AGES, nd))
         self._repeat_table = None  # the repeat weights the means were computed with
         self._capable_at = None  # capability threshold by age band in force
 
@@ -747,8 +746,8 @@ class TeleModel(mesa.Model):
         if self._repeat_table is not None and np.array_equal(repeat, self._repeat_table):
             return
         self._repeat_table = repeat
-        pair = c.rank[:n].astype(np.int64) * N_AGES + c.key[:n] // N_CLASSES
-        self._repeat_mean[:] = np.bincount(
+        pair = (c.key[:n] // N_CLASSES).astype(np.int64) * self.pop.doctors.n + c.rank[:n]
+        self._repeat_mean.flat[:] = np.bincount(
             pair,
             weights=repeat[c.key[:n]] * c.users[:n] * self._rdt[c.doc[:n]],
             minlength=self._repeat_mean.size,
@@ -768,20 +767,20 @@ class TeleModel(mesa.Model):
     def _apply_capacity(self, rng, first, repeat) -> np.ndarray:
         """A doctor bills at most ``capacity`` acts a week: keep a uniform random subset.
 
-        ``first`` holds each doctor's first-use acts, ``repeat`` its repeat acts by age band
-        (rows: doctors by rank). Returns the first-use acts kept and updates ``repeat`` in place:
-        a crowded doctor's kept first uses are hypergeometric, its kept repeat uses a
+        ``first`` holds each doctor's first-use acts, ``repeat`` its repeat acts (rows: age
+        bands; columns: doctors by rank). Returns the first-use acts kept and updates ``repeat``
+        in place: a crowded doctor's kept first uses are hypergeometric, its kept repeat uses a
         multivariate hypergeometric over its age bands.
         """
         n = self._n_adopters
         cap = self._capacity[self._adopters[:n]]
-        total_repeat = repeat.sum(axis=1)
+        total_repeat = repeat.sum(axis=0)
         over = np.flatnonzero(first + total_repeat > cap)
         if over.size == 0:
             return first
         kept = first.copy()
         kept[over] = hypergeometric(rng, first[over], first[over] + total_repeat[over], cap[over])
-        repeat[over] = keep_columns(rng, repeat[over].T, cap[over] - kept[over]).T
+        repeat[:, over] = keep_columns(rng, repeat[:, over], cap[over] - kept[over])
         return kept
 
     def _first_use_cells(self, rng, cum, kept) -> tuple[np.ndarray, np.ndarray]:
@@ -879,13 +878,13 @@ class TeleModel(mesa.Model):
 
         cum, mean = self._first_use_means()
         first = rng.poisson(mean)
-        repeat = rng.poisson(self._repeat_mean[: self._n_adopters * N_AGES]).reshape(-1, N_AGES)
+        repeat = rng.poisson(self._repeat_mean[:, : self._n_adopters])  # (age band, doctor)
         first = self._apply_capacity(rng, first, repeat)
         fcell, fcount = self._first_use_cells(rng, cum, first)
         fcount = fcount.astype(np.int64)
 
         # acts, by doctor and by age band
-        per_rank = first + repeat.sum(axis=1)
+        per_rank = first + repeat.sum(axis=0)
         acting = np.flatnonzero(per_rank)
         n_acts = per_rank[acting]
         acting = self._adopters[acting]
@@ -902,7 +901,7 @@ class TeleModel(mesa.Model):
         self.out_acts_liberal_60[k] = n_acts[self._liberal[acting] & d.age60[acting]].sum()
         self.out_acts_age[k] = np.bincount(
             c.key[fcell] // N_CLASSES, weights=fcount, minlength=N_AGES
-        ) + repeat.sum(axis=0)
+        ) + repeat.sum(axis=1)
         if fcell.size == 0:
             return
 
@@ -919,9 +918,9 @@ class TeleModel(mesa.Model):
         hit = per_row > 0
         ids, n_new = self._cell_groups.sums(cell[hit], per_row[hit])
         c.users[ids] += n_new.astype(np.int64)
-        pair = c.rank[ids].astype(np.int64) * N_AGES + c.key[ids] // N_CLASSES
+        pair = (c.key[ids] // N_CLASSES).astype(np.int64) * d.n + c.rank[ids]
         weight = self._repeat_table[c.key[ids]] * self._rdt[c.doc[ids]] * n_new
-        np.add.at(self._repeat_mean, pair, weight)
+        np.add.at(self._repeat_mean.reshape(-1), pair, weight)
 
         # fewer non-users in every live list the agents are in (all of them gained users)
         lcell, owner = self._aware_cells(agents)
