@@ -155,31 +155,38 @@ def hypergeometric(rng, good, total, sample) -> np.ndarray:
     return x
 
 
+def _split_runs(rng, counts, labels, n, draw) -> np.ndarray:
+    """Share ``n`` (read at each run's first row) over the rows of each run of equal ``labels``,
+    row by row: ``draw(rng, count, count left in the run, n left)`` gives a row's share, and a
+    run's last row takes what is left. One vectorised step per rank of a row in its run."""
+    counts = np.asarray(counts, dtype=np.int64)
+    out = np.zeros(counts.size, dtype=np.int64)
+    if counts.size == 0:
+        return out
+    start, run, last, batches = _rank_batches(labels)
+    left = np.add.reduceat(counts, start)
+    want = np.asarray(n, dtype=np.int64)[start].copy()
+    for rows in batches:
+        r = run[rows]
+        c, w = counts[rows], want[r]
+        x = np.where(last[rows], w, 0)
+        pick = np.flatnonzero(~last[rows] & (w > 0) & (c > 0))
+        if pick.size:
+            x[pick] = draw(rng, c[pick], left[r[pick]], w[pick])
+        out[rows] = x
+        left[r] -= c
+        want[r] -= x
+    return out
+
+
 def split_hypergeometric(rng, counts, labels, nsample) -> np.ndarray:
     """Keep ``nsample`` items per run of equal ``labels``, uniformly without replacement.
 
     Row ``i`` holds ``counts[i]`` items; rows of a run are consecutive and ``nsample`` is read at
     the run's first row. A multivariate hypergeometric draw per run, as a sequence of univariate
-    ones (exact), vectorised over the runs; a run's last row takes what is left.
+    ones (exact), vectorised over the runs.
     """
-    counts = np.asarray(counts, dtype=np.int64)
-    kept = np.zeros(counts.size, dtype=np.int64)
-    if counts.size == 0:
-        return kept
-    start, run, last, batches = _rank_batches(labels)
-    left = np.add.reduceat(counts, start)
-    want = np.asarray(nsample, dtype=np.int64)[start].copy()
-    for rows in batches:
-        r = run[rows]
-        c, w = counts[rows], want[r]
-        x = np.where(last[rows], w, 0)
-        draw = np.flatnonzero(~last[rows] & (w > 0) & (c > 0))
-        if draw.size:
-            x[draw] = hypergeometric(rng, c[draw], left[r[draw]], w[draw])
-        kept[rows] = x
-        left[r] -= c
-        want[r] -= x
-    return kept
+    return _split_runs(rng, counts, labels, nsample, hypergeometric)
 
 
 def keep_columns(rng, table: np.ndarray, nsample: np.ndarray) -> np.ndarray:
@@ -201,29 +208,15 @@ def keep_columns(rng, table: np.ndarray, nsample: np.ndarray) -> np.ndarray:
     return kept
 
 
+def _binomial_share(rng, weight, weight_left, n_left):
+    return rng.binomial(n_left, np.minimum(weight / weight_left, 1.0))
+
+
 def split_multinomial(rng, weights, labels, n) -> np.ndarray:
     """Share ``n`` (read at each run's first row) over the rows of each run of equal ``labels``
     in proportion to the integer ``weights``: a multinomial draw per run, as conditional
-    binomials (exact), vectorised over the runs; a run's last row takes what is left."""
-    weights = np.asarray(weights, dtype=np.int64)
-    out = np.zeros(weights.size, dtype=np.int64)
-    if weights.size == 0:
-        return out
-    start, run, last, batches = _rank_batches(labels)
-    left_w = np.add.reduceat(weights, start)
-    left_n = np.asarray(n, dtype=np.int64)[start].copy()
-    for rows in batches:
-        r = run[rows]
-        w, m = weights[rows], left_n[r]
-        x = np.where(last[rows], m, 0)
-        draw = np.flatnonzero(~last[rows] & (m > 0) & (w > 0))
-        if draw.size:
-            rd = r[draw]
-            x[draw] = rng.binomial(m[draw], np.minimum(w[draw] / left_w[rd], 1.0))
-        out[rows] = x
-        left_w[r] -= w
-        left_n[r] -= x
-    return out
+    binomials (exact), vectorised over the runs."""
+    return _split_runs(rng, weights, labels, n, _binomial_share)
 
 
 #: Agents with more acts than this in a week are resolved by geometric waiting times.

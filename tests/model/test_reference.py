@@ -23,6 +23,18 @@ OUTCOMES = {
 }
 
 
+def small_region_uncertainties(**changes):
+    """Parameters under which a small synthetic region adopts and teleconsults within months."""
+    return Uncertainties(
+        p_external=0.5,
+        q_imitation=2.0,
+        open_share=0.3,
+        awareness_media=1.0,
+        awareness_doctor=5.0,
+        **changes,
+    )
+
+
 def assert_same_distribution(engine, reference, f, name):
     a = np.array([f(w) for w in engine], dtype=float)
     b = np.array([f(w) for w in reference], dtype=float)
@@ -38,14 +50,7 @@ def assert_same_distribution(engine, reference, f, name):
 def runs():
     # a small Île-de-France-coded region (Doctolib's first phase applies), all doctor types
     inputs = synthetic_inputs(doctors=(40, 20, 5, 5), persons=2_000, region_code="11")
-    unc = Uncertainties(
-        p_external=0.5,
-        q_imitation=2.0,
-        open_share=0.3,
-        choice_logit=-1.0,
-        awareness_media=1.0,
-        awareness_doctor=5.0,
-    )
+    unc = small_region_uncertainties(choice_logit=-1.0)
     engine = [simulate(unc, seed=s, scale=1, inputs=inputs, end=END) for s in range(REPLICATES)]
     reference = [
         simulate_reference(inputs, unc, seed=1000 + s, end=END)["weekly"] for s in range(REPLICATES)
@@ -87,15 +92,8 @@ def high_volume_setup(max_video_share=0.3):
     """Rules lifted and full coverage from the start, the COVID regime with strong lockdown
     demand, and a low capacity."""
     inputs = synthetic_inputs(doctors=(9, 5, 2, 2), persons=1_500, region_code="11")
-    unc = Uncertainties(
-        p_external=0.5,
-        q_imitation=2.0,
-        open_share=0.3,
-        choice_logit=-2.0,
-        awareness_media=1.0,
-        awareness_doctor=5.0,
-        max_video_share=max_video_share,
-        covid_lockdown_logit=5.0,
+    unc = small_region_uncertainties(
+        choice_logit=-2.0, max_video_share=max_video_share, covid_lockdown_logit=5.0
     )
     start = dt.date(2018, 9, 15)
     levers = Levers(
