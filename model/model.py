@@ -270,12 +270,10 @@ class Groups:
     def __init__(self, size: int):
         self.mark = np.empty(size, dtype=np.int32)
 
-    def grow(self, size: int) -> None:
-        if size > self.mark.size:
-            self.mark = np.empty(max(size, 2 * self.mark.size), dtype=np.int32)
-
     def rows(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = np.arange(keys.size, dtype=np.int32)
+        # a key written by several rows keeps one of them (which one does not matter: every
+        # row of the key then reads the same representative)
         self.mark[keys] = rows
         rep = self.mark[keys]
         return rep, rep == rows
@@ -299,7 +297,8 @@ class Cells:
     were capable and not all users when they joined (``dead[c]`` of them have since become all
     users: they are dropped when they make up half of the list). ``W[c]`` is the number of
     non-user persons over the live list, ``users[c]`` the persons whose first teleconsultation
-    was on a tie of this cell. Arrays grow (by doubling) only when doctors adopt.
+    was on a tie of this cell. The arrays are allocated once, at the most cells a run can have;
+    their pages are only used as doctors adopt.
     """
 
     FIELDS = {
@@ -324,16 +323,6 @@ class Cells:
             setattr(self, name, np.zeros(self.capacity + 1, dtype=dtype))
         self.entries = np.empty(n_ties, dtype=np.int32)
         self.used_slots = 0
-
-    def reserve(self, extra: int) -> None:
-        if self.n + extra <= self.capacity:
-            return
-        self.capacity = max(self.n + extra, 2 * self.capacity)
-        for name in self.FIELDS:
-            old = getattr(self, name)
-            new = np.zeros(self.capacity + 1, dtype=old.dtype)
-            new[: self.n] = old[: self.n]
-            setattr(self, name, new)
 
 
 class TeleModel(mesa.Model):
@@ -582,8 +571,6 @@ class TeleModel(mesa.Model):
         if np.any(np.maximum.reduceat(is_sec, first) != np.minimum.reduceat(is_sec, first)):
             raise RuntimeError("a cell mixes médecin-traitant ties and links (population layout)")
         n_new = first.size
-        cells.reserve(n_new)
-        self._cell_groups.grow(cells.capacity)
         ids = np.arange(cells.n, cells.n + n_new)
         slot0 = cells.used_slots
         owner = docs[row[first]]
