@@ -297,8 +297,9 @@ class Cells:
     were capable and not all users when they joined (``dead[c]`` of them have since become all
     users: they are dropped when they make up half of the list). ``W[c]`` is the number of
     non-user persons over the live list, ``users[c]`` the persons whose first teleconsultation
-    was on a tie of this cell. The arrays are allocated once, at the most cells a run can have;
-    their pages are only used as doctors adopt.
+    was on a tie of this cell. ``entries`` is allocated once (one slot per tie); the per-cell
+    arrays double when adopting doctors need more cells (a handful of times in a run, at most
+    ``limit``: one cell per tie and per (doctor, key)).
     """
 
     FIELDS = {
@@ -316,13 +317,26 @@ class Cells:
         "cum": np.float64,  # scratch: cumulative first-use means (one more entry than cells)
     }
 
-    def __init__(self, n_ties: int, capacity: int):
+    def __init__(self, n_ties: int, limit: int, capacity: int = 1 << 16):
         self.n = 0
-        self.capacity = max(1, capacity)
+        self.limit = limit
+        self.capacity = min(limit, capacity)
         for name, dtype in self.FIELDS.items():
             setattr(self, name, np.zeros(self.capacity + 1, dtype=dtype))
         self.entries = np.empty(n_ties, dtype=np.int32)
         self.used_slots = 0
+
+    def reserve(self, extra: int) -> bool:
+        """Room for ``extra`` more cells; True if the arrays were reallocated."""
+        if self.n + extra <= self.capacity:
+            return False
+        self.capacity = min(self.limit, max(self.n + extra, 2 * self.capacity))
+        for name in self.FIELDS:
+            old = getattr(self, name)
+            new = np.zeros(self.capacity + 1, dtype=old.dtype)
+            new[: self.n] = old[: self.n]
+            setattr(self, name, new)
+        return True
 
 
 class TeleModel(mesa.Model):
@@ -373,7 +387,7 @@ class TeleModel(mesa.Model):
         self._cell = doctors.region.astype(np.int64) * len(DOCTOR_TYPES) + doctors.kind
         self._n_cells = inputs.n_regions * len(DOCTOR_TYPES)
         self._adopted_cell = np.zeros(self._n_cells, dtype=np.int64)
-        self._adopters = np.zeros(nd, dtype=np.int64)  # in order of adoption
+        self._adopters = np.empty(nd, dtype=np.int64)  # in order of adoption
         self._n_adopters = 0
         self._capacity = np.ceil(uncertainties.max_video_share * doctors.volume).astype(np.int64)
         self._liberal = doctors.kind <= SPECIALIST
@@ -413,31 +427,39 @@ class TeleModel(mesa.Model):
         nd, npat = d.n, p.n
         n_ties = int(d.pri_count.sum()) + pop.links.patient.size
         # the patient agent's part of a cell key: age band and the person-level class bits
-        waivable = p.desert & (p.desert_u < lev.target_deserts)
-        self._patient_key = (
-            p.age.astype(np.uint8) * N_CLASSES
-            + ((p.under16 | ~p.has_mt).astype(np.uint8) << 2)
-            + (waivable.astype(np.uint8) << 3)
-            + (p.desert.astype(np.uint8) << 4)
-        ).astype(np.uint8)
+        # (kept with the population: it depends on it and on one lever only)
+        cache_key = ("patient_key", float(lev.target_deserts))
+        if cache_key not in pop.derived:
+            waivable = p.desert & (p.desert_u < lev.target_deserts)
+            pop.derived[cache_key] = (
+                p.age.astype(np.uint8) * N_CLASSES
+                + ((p.under16 | ~p.has_mt).astype(np.uint8) << 2)
+                + (waivable.astype(np.uint8) << 3)
+                + (p.desert.astype(np.uint8) << 4)
+            ).astype(np.uint8)
+            pop.derived[cache_key].setflags(write=False)
+        self._patient_key = pop.derived[cache_key]
         self._rdt = np.where(d.pri_count > 0, pop.gp_rate, d.sec_rate) * DT
         # A tie is its patient's index (médecin-traitant list) or patients + link index. Its code:
         # 0 before its doctor adopts, then -(cell + 1), and cell + 1 once the tie is aware
         self._tie_cell = np.zeros(npat + pop.links.patient.size, dtype=np.int32)
-        self._rank = np.full(nd, -1, dtype=np.int64)  # order of adoption
-        self._rank_cells = np.zeros(nd + 1, dtype=np.int64)  # cells of rank r: [r], [r + 1]
-        self._pref_pri = np.zeros(nd, dtype=np.int64)  # aware ties of each list (a prefix)
-        self._pref_sec = np.zeros(nd, dtype=np.int64)
-        self._next_pri = np.full(nd, np.inf)  # awareness key of the first tie not yet aware
-        self._next_sec = np.full(nd, np.inf)
+        self._rank = np.empty(nd, dtype=np.int64)  # order of adoption (read for adopters only)
+        # (arrays by doctor or by rank are set when the doctor adopts: only those are read)
+        self._rank_cells = np.empty(nd + 1, dtype=np.int64)  # cells of rank r: [r], [r + 1]
+        self._rank_cells[0] = 0
+        self._pref_pri = np.empty(nd, dtype=np.int64)  # aware ties of each list (a prefix)
+        self._pref_sec = np.empty(nd, dtype=np.int64)
+        # awareness key of the first tie not yet aware (set at adoption, read for adopters only)
+        self._next_pri = np.empty(nd)
+        self._next_sec = np.empty(nd)
         # at most one cell per tie and per (doctor, key): allocated once, pages used as filled
         self.cells = Cells(n_ties, min(n_ties, N_KEYS * nd))
-        self._cell_groups = Groups(self.cells.capacity)
+        self._cell_groups = Groups(self.cells.limit)
         self._patient_groups = Groups(npat)
         self._first_table = None  # first-use weights by cell key the cells' ``cf`` hold
         self._cf_cells = 0  # cells whose ``cf`` is up to date
         # repeat uses: Poisson mean per (age band, rank of the doctor)
-        self._repeat_mean = np.zeros((N_AGES, nd))
+        self._repeat_mean = np.empty((N_AGES, nd))
         self._repeat_table = None  # the repeat weights the means were computed with
         self._capable_at = None  # capability threshold by age band in force
 
@@ -524,8 +546,12 @@ class TeleModel(mesa.Model):
         self._adopted_cell += np.bincount(self._cell[new], minlength=self._n_cells)
         self._adopting_region += np.bincount(d.region[new], minlength=self.inputs.n_regions)
         self._adopting_type += np.bincount(d.kind[new], minlength=len(DOCTOR_TYPES))
-        self._adopters[self._n_adopters : self._n_adopters + new.size] = new
-        self._rank[new] = np.arange(self._n_adopters, self._n_adopters + new.size)
+        ranks = slice(self._n_adopters, self._n_adopters + new.size)
+        self._adopters[ranks] = new
+        self._rank[new] = np.arange(ranks.start, ranks.stop)
+        self._repeat_mean[:, ranks] = 0.0
+        self._pref_pri[new] = 0
+        self._pref_sec[new] = 0
         self._n_adopters += new.size
         self._add_cells(new)
 
@@ -571,6 +597,7 @@ class TeleModel(mesa.Model):
         if np.any(np.maximum.reduceat(is_sec, first) != np.minimum.reduceat(is_sec, first)):
             raise RuntimeError("a cell mixes médecin-traitant ties and links (population layout)")
         n_new = first.size
+        cells.reserve(n_new)
         ids = np.arange(cells.n, cells.n + n_new)
         slot0 = cells.used_slots
         owner = docs[row[first]]
@@ -726,11 +753,11 @@ class TeleModel(mesa.Model):
         if self._repeat_table is not None and np.array_equal(repeat, self._repeat_table):
             return
         self._repeat_table = repeat
-        pair = (c.key[:n] // N_CLASSES).astype(np.int64) * self.pop.doctors.n + c.rank[:n]
-        self._repeat_mean.flat[:] = np.bincount(
-            pair,
-            weights=repeat[c.key[:n]] * c.users[:n] * self._rdt[c.doc[:n]],
-            minlength=self._repeat_mean.size,
+        m = self._n_adopters  # only the adopting doctors' columns are used
+        pair = (c.key[:n] // N_CLASSES).astype(np.int64) * m + c.rank[:n]
+        weights = repeat[c.key[:n]] * c.users[:n] * self._rdt[c.doc[:n]]
+        self._repeat_mean[:, :m] = np.bincount(pair, weights, minlength=N_AGES * m).reshape(
+            N_AGES, m
         )
 
     def _first_use_means(self) -> np.ndarray:
