@@ -44,7 +44,8 @@ need or kept per act; every draw is a count:
 All of this is exact in distribution with respect to the per-person, per-tie, per-act reference
 (``model/reference.py``). A week costs a pass over the cells of adopting doctors plus work that
 grows with the doctors, the kept first uses and the agents gaining users, not with all acts;
-arrays that live through a run are allocated once.
+arrays that live through a run are allocated when the model is built (the per-cell ones double as
+doctors adopt).
 """
 
 from __future__ import annotations
@@ -452,7 +453,7 @@ class TeleModel(mesa.Model):
         # awareness key of the first tie not yet aware (set at adoption, read for adopters only)
         self._next_pri = np.empty(nd)
         self._next_sec = np.empty(nd)
-        # at most one cell per tie and per (doctor, key): allocated once, pages used as filled
+        # at most one cell per tie and per (doctor, key)
         self.cells = Cells(n_ties, min(n_ties, N_KEYS * nd))
         self._cell_groups = Groups(self.cells.limit)
         self._patient_groups = Groups(npat)
