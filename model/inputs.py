@@ -28,6 +28,8 @@ REGIONS_FILE = "regions.csv"
 CONSTANTS_FILE = "constants.csv"
 PLATFORMS_FILE = "platforms.csv"
 EVENTS_FILE = "events.csv"
+STRINGENCY_FILE = "stringency.csv"
+STRINGENCY_COLUMNS: tuple[str, ...] = ("date", "stringency_index")
 
 AGE_COLUMNS: tuple[str, ...] = ("pop_0_19", "pop_20_39", "pop_40_59", "pop_60_74", "pop_75p")
 DOCTOR_COLUMNS: tuple[str, ...] = tuple(f"doctors_{t}" for t in DOCTOR_TYPES)
@@ -81,6 +83,7 @@ SHARE_CONSTANTS: tuple[str, ...] = (
     "coverage_rate_2018",
     "ftth_national",
     "underserved_national",
+    "avenant9_activity_cap",
 )
 REQUIRED_CONSTANTS: tuple[str, ...] = (
     "consultations_per_year_liberal",
@@ -125,14 +128,14 @@ REQUIRED_EVENTS: tuple[str, ...] = (
     "pharmacy_kiosks_start",
     "covid_platforms_free",
     "covid_rules_waived",
-    "covid_lockdown1_start",
+    "covid_rules_waived_end",
     "covid_full_coverage",
-    "covid_lockdown1_end",
-    "covid_lockdown2_start",
-    "covid_lockdown2_end",
-    "covid_lockdown3_start",
-    "covid_lockdown3_end",
     "covid_full_coverage_end",
+    "phone_start_1",
+    "phone_end_1",
+    "phone_start_2",
+    "phone_end_2",
+    "avenant9_in_force",
 )
 
 
@@ -152,6 +155,8 @@ class Inputs:
     platforms: pd.DataFrame
     events: dict[str, dt.date]
     event_table: pd.DataFrame
+    stringency: np.ndarray  # OxCGRT stringency index (0-100), one value a day from stringency_start
+    stringency_start: dt.date
     data_dir: Path
 
     @property
@@ -200,12 +205,15 @@ def _load(data_dir: Path) -> Inputs:
     constants = _load_constants(data_dir / CONSTANTS_FILE)
     platforms = _load_platforms(data_dir / PLATFORMS_FILE)
     event_table, events = _load_events(data_dir / EVENTS_FILE)
+    stringency, stringency_start = _load_stringency(data_dir / STRINGENCY_FILE)
     return Inputs(
         regions=regions,
         constants=constants,
         platforms=platforms,
         events=events,
         event_table=event_table,
+        stringency=stringency,
+        stringency_start=stringency_start,
         data_dir=data_dir,
     )
 
@@ -453,3 +461,36 @@ def _load_events(path: Path) -> tuple[pd.DataFrame, dict[str, dt.date]]:
     if missing:
         raise InputDataError(f"{f}: column key: missing required event key(s) {missing}")
     return table[list(EVENT_COLUMNS)].reset_index(drop=True), events
+
+
+# --- stringency ----------------------------------------------------------------------------------
+
+
+def _load_stringency(path: Path) -> tuple[np.ndarray, dt.date]:
+    """The daily index: consecutive dates, values in [0, 100]."""
+    f = path.name
+    raw = _read_csv(path, STRINGENCY_COLUMNS)
+    if raw.empty:
+        raise InputDataError(f"{f}: no rows (one row a day is required)")
+    dates = [_date(f, f"line {i + 2}", "date", t) for i, t in enumerate(raw["date"])]
+    for i in range(1, len(dates)):
+        if (dates[i] - dates[i - 1]).days != 1:
+            raise InputDataError(
+                f"{f}: row {dates[i].isoformat()}, column date: not the day after "
+                f"{dates[i - 1].isoformat()} (one row a day, in order, is required)"
+            )
+    values = np.array(
+        [
+            _number(f, d.isoformat(), "stringency_index", t, "[0, 100]")
+            for d, t in zip(dates, raw["stringency_index"], strict=True)
+        ]
+    )
+    bad = np.flatnonzero((values < 0) | (values > 100))
+    if bad.size:
+        i = int(bad[0])
+        raise InputDataError(
+            f"{f}: row {dates[i].isoformat()}, column stringency_index: {values[i]} is outside "
+            "the allowed range [0, 100]"
+        )
+    values.setflags(write=False)
+    return values, dates[0]
