@@ -23,9 +23,14 @@ OBSERVED_CSV = Path(__file__).resolve().parent / "data" / "observed.csv"
 #: Counts of reimbursed acts over the period (a weekly count is the average week of the period).
 ACT_COUNT_KINDS = ("weekly_count", "monthly_count", "cumulative_count")
 #: All count-like kinds, fitted on the log scale.
-COUNT_KINDS = (*ACT_COUNT_KINDS, "patients_count", "doctors_count")
+COUNT_KINDS = (*ACT_COUNT_KINDS, "patients_count", "doctors_count", "doctors_billing_weekly")
 #: Shares, fitted on the natural scale (fractions).
-SHARE_KINDS = ("share_of_acts", "share_of_liberal_acts", "share_of_patients")
+SHARE_KINDS = (
+    "share_of_acts",
+    "share_of_liberal_acts",
+    "share_of_patients",
+    "share_of_doctors_billing_weekly",
+)
 KINDS = (*COUNT_KINDS, *SHARE_KINDS, "annual_target")
 BOUNDS = ("point", "approx", "lower")
 USES = ("train", "context", "target")
