@@ -29,6 +29,17 @@ CONSTANTS_FILE = "constants.csv"
 PLATFORMS_FILE = "platforms.csv"
 EVENTS_FILE = "events.csv"
 STRINGENCY_FILE = "stringency.csv"
+DOCTORS_FILE = "doctors.csv"
+DOCTORS_FILE_COLUMNS: tuple[str, ...] = (
+    "region_code",
+    "region",
+    "doctors_all",
+    "general_practitioners",
+    "specialists",
+    "kind",
+    "source",
+    "note",
+)
 STRINGENCY_COLUMNS: tuple[str, ...] = ("date", "stringency_index")
 
 AGE_COLUMNS: tuple[str, ...] = ("pop_0_19", "pop_20_39", "pop_40_59", "pop_60_74", "pop_75p")
@@ -39,7 +50,6 @@ SOURCE_COLUMNS: tuple[str, ...] = (
     "urban_source",
     "ftth_source",
     "underserved_source",
-    "doctors_source",
 )
 REGION_COLUMNS: tuple[str, ...] = (
     "region_code",
@@ -48,10 +58,10 @@ REGION_COLUMNS: tuple[str, ...] = (
     "population",
     *AGE_COLUMNS,
     *SHARE_COLUMNS,
-    "doctor_density_per_100k",
-    *DOCTOR_COLUMNS,
     *SOURCE_COLUMNS,
 )
+#: Columns the loader derives from ``doctors.csv`` and adds to ``Inputs.regions``.
+DERIVED_DOCTOR_COLUMNS: tuple[str, ...] = ("doctor_density_per_100k", *DOCTOR_COLUMNS)
 N_REGIONS = 18
 N_METROPOLITAN = 13
 N_OVERSEAS = 5
@@ -201,8 +211,9 @@ def _load(data_dir: Path) -> Inputs:
     data_dir = Path(data_dir).resolve()
     if not data_dir.is_dir():
         raise InputDataError(f"input data folder {data_dir} does not exist")
-    regions = _load_regions(data_dir / REGIONS_FILE)
     constants = _load_constants(data_dir / CONSTANTS_FILE)
+    regions = _load_regions(data_dir / REGIONS_FILE)
+    regions = _with_doctors(regions, _load_doctors(data_dir / DOCTORS_FILE, regions), constants)
     platforms = _load_platforms(data_dir / PLATFORMS_FILE)
     event_table, events = _load_events(data_dir / EVENTS_FILE)
     stringency, stringency_start = _load_stringency(data_dir / STRINGENCY_FILE)
@@ -300,7 +311,7 @@ def _load_regions(path: Path) -> pd.DataFrame:
             f"regions, expected {N_METROPOLITAN} and {N_OVERSEAS}"
         )
 
-    for col in ("population", *AGE_COLUMNS, *DOCTOR_COLUMNS):
+    for col in ("population", *AGE_COLUMNS):
         low = 1 if col == "population" else 0
         rng = f"[{low}, inf)"
         vals = []
@@ -331,24 +342,6 @@ def _load_regions(path: Path) -> pd.DataFrame:
                 )
             vals.append(v)
         out[col] = np.array(vals, dtype=float)
-
-    col = "doctor_density_per_100k"
-    rng = f"(0, {MAX_DENSITY:g}]"
-    vals = []
-    for code, text in zip(codes, raw[col], strict=True):
-        v = _number(f, code, col, text, rng)
-        if not 0.0 < v <= MAX_DENSITY:
-            raise InputDataError(
-                f"{f}: row {code}, column {col}: {v} is outside the allowed range {rng}"
-            )
-        vals.append(v)
-    out[col] = np.array(vals, dtype=float)
-
-    for col in DOCTOR_COLUMNS:
-        if int(out[col].sum()) <= 0:
-            raise InputDataError(
-                f"{f}: column {col}: the national total is {int(out[col].sum())}, it must be > 0"
-            )
 
     for col in SOURCE_COLUMNS:
         for code, text in zip(codes, raw[col], strict=True):
@@ -494,3 +487,106 @@ def _load_stringency(path: Path) -> tuple[np.ndarray, dt.date]:
         )
     values.setflags(write=False)
     return values, dates[0]
+
+
+# --- doctors by region and type ------------------------------------------------------------------
+
+
+def _load_doctors(path: Path, regions: pd.DataFrame) -> pd.DataFrame:
+    """All doctors, GPs and specialists per region (GP and specialist counts may be blank: gaps).
+
+    Returns one row per region of ``regions`` (same order): ``doctors_all`` and
+    ``general_practitioners`` (NaN where the file has a gap).
+    """
+    f = path.name
+    raw = _read_csv(path, DOCTORS_FILE_COLUMNS)
+    codes = raw["region_code"].tolist()
+    dupes = sorted({c for c in codes if codes.count(c) > 1})
+    if dupes:
+        raise InputDataError(f"{f}: column region_code: duplicate code(s) {dupes}")
+    wanted = regions["region_code"].tolist()
+    missing = [c for c in wanted if c not in codes]
+    extra = [c for c in codes if c not in wanted]
+    if missing or extra:
+        raise InputDataError(
+            f"{f}: column region_code: missing {missing}, unknown {extra} "
+            "(one row per region of regions.csv is required)"
+        )
+    rows = raw.set_index("region_code").loc[wanted]
+    all_docs, gps = [], []
+    for code, r in rows.iterrows():
+        total = _integer(f, code, "doctors_all", r["doctors_all"], "[1, inf)")
+        if total < 1:
+            raise InputDataError(
+                f"{f}: row {code}, column doctors_all: {total} is outside the allowed "
+                "range [1, inf)"
+            )
+        gp = math.nan
+        if r["general_practitioners"]:
+            gp = _integer(f, code, "general_practitioners", r["general_practitioners"], "[0, all]")
+            if not 0 <= gp <= total:
+                raise InputDataError(
+                    f"{f}: row {code}, column general_practitioners: {gp} is outside the allowed "
+                    f"range [0, {total}] (doctors_all)"
+                )
+        if r["specialists"] and r["general_practitioners"]:
+            sp = _integer(f, code, "specialists", r["specialists"], "[0, all]")
+            if sp != total - gp:
+                raise InputDataError(
+                    f"{f}: row {code}, column specialists: {sp} but doctors_all - "
+                    f"general_practitioners = {total - gp} (they must agree)"
+                )
+        if not r["source"]:
+            raise InputDataError(f"{f}: row {code}, column source: empty (a source is required)")
+        all_docs.append(total)
+        gps.append(gp)
+    return pd.DataFrame(
+        {"doctors_all": np.array(all_docs, dtype=np.int64), "general_practitioners": gps}
+    )
+
+
+def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
+    """Integers proportional to ``weights`` that sum exactly to ``total``."""
+    w = np.asarray(weights, dtype=float)
+    raw = total * w / w.sum()
+    out = np.floor(raw).astype(np.int64)
+    short = total - int(out.sum())
+    if short > 0:
+        out[np.argsort(-(raw - out), kind="stable")[:short]] += 1
+    return out
+
+
+def _with_doctors(regions: pd.DataFrame, docs: pd.DataFrame, c: dict) -> pd.DataFrame:
+    """Add the model's four doctor types per region, derived from ``doctors.csv`` (README rules).
+
+    * a region without a GP count takes the metropolitan GP share of its doctors (gap);
+    * the national liberal GPs and liberal specialists (constants) are shared out in proportion
+      to each region's GPs and specialists (liberal and salaried together in the file);
+    * the rest of a region's doctors are salaried: a national share of them
+      (``health_centre_share_of_salaried``) work in health centres, the others in hospitals.
+    """
+    total = docs["doctors_all"].to_numpy(np.int64)
+    gp_known = docs["general_practitioners"].to_numpy(float)
+    metro = (~regions["overseas"].to_numpy()) & np.isfinite(gp_known)
+    gp_share = gp_known[metro].sum() / total[metro].sum()
+    gp = np.where(np.isfinite(gp_known), gp_known, total * gp_share)
+    spec = total - gp
+    lib_gp = _largest_remainder(int(c["liberal_gps_national"]), gp)
+    lib_spec = _largest_remainder(int(c["liberal_specialists_national"]), spec)
+    salaried = total - lib_gp - lib_spec
+    bad = np.flatnonzero(salaried < 0)
+    if bad.size:
+        code = regions["region_code"].iloc[int(bad[0])]
+        raise InputDataError(
+            f"{DOCTORS_FILE}: row {code}: fewer doctors than the liberal GPs and specialists "
+            "allotted to the region (check doctors_all against the national liberal totals)"
+        )
+    n_hc = int(round(c["health_centre_share_of_salaried"] * salaried.sum()))
+    hc = np.minimum(_largest_remainder(n_hc, salaried), salaried)
+    out = regions.copy()
+    out["doctor_density_per_100k"] = 1e5 * total / regions["population"].to_numpy(float)
+    out["doctors_general_practitioner"] = lib_gp
+    out["doctors_specialist"] = lib_spec
+    out["doctors_health_centre"] = hc
+    out["doctors_hospital"] = salaried - hc
+    return out
