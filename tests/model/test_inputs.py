@@ -234,3 +234,37 @@ def test_wrong_region_count(data_copy):
     _edit(data_copy / "regions.csv", lambda df: df.iloc[:-1])
     with pytest.raises(InputDataError, match=r"regions\.csv: 17 region rows, expected exactly 18"):
         load_inputs(data_copy)
+
+
+def test_doctors_file_inconsistent_or_incomplete(data_copy):
+    path = data_copy / "doctors.csv"
+    original = path.read_text(encoding="utf-8")
+
+    def gp_above_all(df):
+        df.loc[df["region_code"] == "24", "general_practitioners"] = "99999"
+        return df
+
+    _edit(path, gp_above_all)
+    with pytest.raises(InputDataError, match=r"doctors\.csv: row 24, column general_practitioners"):
+        load_inputs(data_copy)
+    path.write_text(original, encoding="utf-8")
+    _edit(path, lambda df: df[df["region_code"] != "06"])
+    with pytest.raises(InputDataError, match=r"doctors\.csv: column region_code: missing \['06'\]"):
+        load_inputs(data_copy)
+
+
+def test_stringency_file_with_a_gap_or_out_of_range(data_copy):
+    path = data_copy / "stringency.csv"
+    original = path.read_text(encoding="utf-8")
+    _edit(path, lambda df: df.drop(index=10))
+    with pytest.raises(InputDataError, match=r"stringency\.csv: row 2020-01-12, column date"):
+        load_inputs(data_copy)
+    path.write_text(original, encoding="utf-8")
+
+    def too_strict(df):
+        df.loc[5, "stringency_index"] = "120"
+        return df
+
+    _edit(path, too_strict)
+    with pytest.raises(InputDataError, match=r"stringency_index: 120.0 is outside .*\[0, 100\]"):
+        load_inputs(data_copy)
