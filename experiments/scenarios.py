@@ -1,11 +1,12 @@
 """Scenario files: ``experiments/scenarios/*.toml``, each a set of levers and optional overrides.
 
 A scenario file holds a ``description`` (required), an optional ``group`` (``baseline``,
-``single``, ``combination``, ``history``, ``decomposition``, ``stress`` or ``custom``), a ``[levers]`` table (missing levers keep
-their baseline value) and an optional ``[uncertainties]`` table of overrides applied on top of
-every parameter set the experiment draws. Anything else is refused, as are wrong types and
-out-of-range values: the error names the file and the field, so a typo never runs silently as the
-baseline. Optional dates (``*_until``, ``*_from`` that may be unset) accept ``"none"``.
+``single``, ``combination``, ``history``, ``decomposition``, ``stress`` or ``custom``), a
+``[levers]`` table (missing levers keep their baseline value) and an optional
+``[uncertainties]`` table of overrides applied on top of every parameter set the experiment
+draws. Anything else is refused, as are wrong types and out-of-range values: the error names the
+file and the field, so a typo never runs silently as the baseline. Optional dates (``*_until``,
+``*_from`` that may be unset) accept ``"none"``.
 """
 
 from __future__ import annotations
