@@ -259,6 +259,14 @@ class Uncertainties(_Params):
         True,
     )
     choice_age: float = _p(-0.3, -2.0, 1.0, "log-odds change per age band (0-19 ... 75+)", True)
+    choice_child: float = _p(
+        0.0,
+        -5.0,
+        3.0,
+        "log-odds effect for the 0-19 band, on top of choice_age (children are often examined "
+        "in person; the under-16 exception makes them eligible everywhere)",
+        True,
+    )
     choice_copay: float = _p(
         1.0,
         0.0,
@@ -273,6 +281,14 @@ class Uncertainties(_Params):
         1.0,
         50.0,
         "odds ratio of video choice for a patient who has already teleconsulted",
+        True,
+    )
+    repeat_need_ratio: float = _p(
+        1.0,
+        1.0,
+        10.0,
+        "consultation needs of a past user relative to the average person of their age "
+        "(those who take up teleconsultation are frequent consulters)",
         True,
     )
     awareness_media: float = _p(

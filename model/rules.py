@@ -113,6 +113,7 @@ def choice_logit(unc, age_band, desert, copay_share: float, shift: float):
     return (
         unc.choice_logit
         + unc.choice_age * np.asarray(age_band, dtype=float)
+        + unc.choice_child * (np.asarray(age_band) == 0)
         + unc.choice_desert * np.asarray(desert, dtype=float)
         - unc.choice_copay * (copay_share - REFERENCE_COPAY)
         + shift
