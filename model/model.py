@@ -60,7 +60,7 @@ from .agents import ILE_DE_FRANCE, Doctolib, OtherPlatforms, RegionAgent
 from .calendar import WEEKS_PER_YEAR, n_weeks_until
 from .inputs import AGE_BANDS, DOCTOR_TYPES, Inputs
 from .params import Levers, Uncertainties
-from .policy import WeekPolicy, week_policy
+from .policy import WeekPolicy, lockdown_demand, week_policy
 from .population import (
     GP,
     SPECIALIST,
@@ -312,9 +312,13 @@ class Cells:
         "aware": np.int32,
         "fill": np.int32,
         "dead": np.int32,
-        "W": np.int64,
-        "users": np.int64,
+        "W": np.int64,  # non-users of the live list able to do video
+        "Wp": np.int64,  # non-users of the live list reachable by phone only
+        "users": np.int64,  # persons whose first act (video) was on a tie of this cell
+        "users_p": np.int64,  # the same, by phone (they come back only while phone is on)
+        "mt": np.uint8,  # the cell's ties are médecin-traitant ties
         "cf": np.float64,  # first uses per non-user a week: rate * dt * need * p_new * eligible
+        "cfp": np.float64,  # the same for phone-only non-users (0 while phone is off)
         "cum": np.float64,  # scratch: cumulative first-use means (one more entry than cells)
     }
 
@@ -362,6 +366,7 @@ class TeleModel(mesa.Model):
         self.week = 0
         self.policy: WeekPolicy | None = None
         self._total_persons = float(population.persons_by_region.sum())
+        self._demand = lockdown_demand(inputs, levers, uncertainties, self.n_weeks)
 
         doctors, patients = population.doctors, population.patients
         nd = doctors.n
@@ -372,7 +377,7 @@ class TeleModel(mesa.Model):
         self.billed = np.zeros(nd, dtype=bool)
         self._hazard = np.zeros(nd, dtype=np.float64)
         self._open = np.zeros(nd, dtype=bool)
-        self._open_share = None
+        self._open_share = None  # (reference openness, shift) in force
         self._effects = rules.openness_effects(
             uncertainties, doctors.age60, doctors.urban, doctors.group, doctors.kind
         )
@@ -390,7 +395,8 @@ class TeleModel(mesa.Model):
         self._adopted_cell = np.zeros(self._n_cells, dtype=np.int64)
         self._adopters = np.empty(nd, dtype=np.int64)  # in order of adoption
         self._n_adopters = 0
-        self._capacity = np.ceil(uncertainties.max_video_share * doctors.volume).astype(np.int64)
+        self._capacity = np.zeros(nd, dtype=np.int64)
+        self._capacity_share = None  # the share ``_capacity`` was computed with
         self._liberal = doctors.kind <= SPECIALIST
         self._n_billing_liberal = 0
         self._n_open = 0
@@ -462,7 +468,11 @@ class TeleModel(mesa.Model):
         # repeat uses: Poisson mean per (age band, rank of the doctor)
         self._repeat_mean = np.empty((N_AGES, nd))
         self._repeat_table = None  # the repeat weights the means were computed with
-        self._capable_at = None  # capability threshold by age band in force
+        self._capable_at = None  # video capability threshold by age band in force
+        self._reach_at = None  # threshold of the live lists: video, or everyone once phone was on
+        self._phone_seen = False
+        self._mt_docs = d.pri_count > 0  # doctors with a médecin-traitant list
+        self._repeat_mean_mt = np.empty((N_AGES, nd))  # the part of repeat means on MT ties
 
     # ------------------------------------------------------------------------------------------
     def _alloc_outputs(self) -> None:
@@ -475,6 +485,10 @@ class TeleModel(mesa.Model):
         self.out_adopting_region = np.zeros((w, nr), dtype=np.int64)
         self.out_adopting_type = np.zeros((w, len(DOCTOR_TYPES)), dtype=np.int64)
         self.out_billing_liberal = np.zeros(w, dtype=np.int64)
+        self.out_billing_week_liberal = np.zeros(w, dtype=np.int64)
+        self.out_acts_own_mt = np.zeros(w, dtype=np.float64)
+        self.out_new_phone = np.zeros(w, dtype=np.int64)
+        self.out_stringency = np.zeros(w, dtype=np.float64)
         self.out_acts_liberal_60 = np.zeros(w, dtype=np.int64)
         self.out_open = np.zeros(w, dtype=np.int64)
         self.out_aware = np.zeros(w, dtype=np.float64)
@@ -495,6 +509,7 @@ class TeleModel(mesa.Model):
             self.inputs.events,
             self.inputs.constants,
             self._total_persons,
+            self._demand,
         )
         self._doctor_adoption(k, self.policy)
         self._usage(k, self.policy)
@@ -504,18 +519,19 @@ class TeleModel(mesa.Model):
         self.week += 1
 
     # --- doctors ------------------------------------------------------------------------------
-    def _update_openness(self, share: float) -> None:
-        """Recompute who is open when the reference openness changes (it only ever rises)."""
-        if share == self._open_share:
+    def _update_openness(self, share: float, shift: float) -> None:
+        """Recompute who is open when the reference openness or the pressure shift changes
+        (openness never reverts: an equipped doctor stays open)."""
+        if (share, shift) == self._open_share:
             return
         d = self.pop.doctors
-        self._open |= d.open_u < rules.open_probability(share, self._effects)
-        self._open_share = share
+        self._open |= d.open_u < rules.open_probability(share, self._effects + shift)
+        self._open_share = (share, shift)
         self._open_cell = np.bincount(self._cell[self._open], minlength=self._n_cells)
         self._n_open = int(self._open_cell.sum())
 
     def _doctor_adoption(self, k: int, pol: WeekPolicy) -> None:
-        self._update_openness(pol.open_share)
+        self._update_openness(pol.open_share, pol.open_shift)
         d, unc = self.pop.doctors, self.unc
         idx = np.flatnonzero(self._open & ~self.adopted)
         if idx.size == 0:
@@ -551,6 +567,7 @@ class TeleModel(mesa.Model):
         self._adopters[ranks] = new
         self._rank[new] = np.arange(ranks.start, ranks.stop)
         self._repeat_mean[:, ranks] = 0.0
+        self._repeat_mean_mt[:, ranks] = 0.0
         self._pref_pri[new] = 0
         self._pref_sec[new] = 0
         self._n_adopters += new.size
@@ -605,6 +622,7 @@ class TeleModel(mesa.Model):
         cells.doc[ids] = owner
         cells.rank[ids] = self._rank[owner]
         cells.key[ids] = key[first]
+        cells.mt[ids] = self._mt_docs[owner] & ((key[first] & 2) > 0)
         cells.start[ids] = slot0 + first
         cells.size[ids] = np.diff(np.append(first, row.size))
         cells.entries[slot0 : slot0 + row.size] = patient
@@ -621,40 +639,62 @@ class TeleModel(mesa.Model):
         return self.pop.scale - self.users[patient].astype(np.int64)
 
     def _capable(self, patient: np.ndarray) -> np.ndarray:
+        """Whether these agents can do a video consultation (else phone only)."""
         p = self.pop.patients
         return p.capable_u[patient] < self._capable_at[p.age[patient]]
 
+    def _reached(self, patient: np.ndarray) -> np.ndarray:
+        """Whether these agents belong in live lists: able to do video, or anyone once audio-only
+        acts have been reimbursed (phone-only agents then stay, idle while phone is off)."""
+        p = self.pop.patients
+        return p.capable_u[patient] < self._reach_at[p.age[patient]]
+
     def _update_capability(self, pol: WeekPolicy) -> None:
-        """Capability thresholds only rise: newly capable agents join the live lists of their
-        aware ties."""
+        """Capability thresholds only rise: newly reached agents join the live lists of their
+        aware ties; reached agents that become able to do video move from ``Wp`` to ``W``."""
         pop, cells = self.pop, self.cells
-        at = rules.capability_threshold(pop.capable_by_age, pol.capability_boost)
-        before = self._capable_at
-        if before is not None and np.array_equal(at, before):
+        video = rules.capability_threshold(pop.capable_by_age, pol.capability_boost)
+        self._phone_seen |= pol.phone
+        reach = np.ones_like(video) if self._phone_seen else video
+        before_v, before_r = self._capable_at, self._reach_at
+        if (
+            before_v is not None
+            and np.array_equal(video, before_v)
+            and np.array_equal(reach, before_r)
+        ):
             return
-        if before is not None and np.any(at < before):
+        if before_v is not None and (np.any(video < before_v) or np.any(reach < before_r)):
             raise NotImplementedError("the capability threshold went down during a run")
-        self._capable_at = at
-        if before is None or cells.n == 0:
+        self._capable_at, self._reach_at = video, reach
+        if before_v is None or cells.n == 0:
             return
         p = pop.patients
-        newly = []
+        joined, moved = [], []
         for lo in range(0, p.n, CHUNK):
             u, age = p.capable_u[lo : lo + CHUNK], p.age[lo : lo + CHUNK]
-            newly.append(np.flatnonzero((u >= before[age]) & (u < at[age])) + lo)
-        cell, patient = self._aware_cells(np.concatenate(newly))
-        if cell.size == 0:
-            return
-        # append at the end of each cell's live list (they are all non-users)
-        order = stable_order(cell)
-        cell, patient = cell[order], patient[order]
-        first = run_starts(cell)
-        sizes = np.diff(np.append(first, cell.size))
-        rank = np.arange(cell.size) - np.repeat(first, sizes)
-        cells.entries[cells.start[cell] + cells.fill[cell] + rank] = patient
-        ids = cell[first]
-        cells.fill[ids] += sizes.astype(np.int32)
-        cells.W[ids] += np.add.reduceat(self._live(patient), first)
+            joined.append(np.flatnonzero((u >= before_r[age]) & (u < reach[age])) + lo)
+            moved.append(
+                np.flatnonzero((u >= before_v[age]) & (u < video[age]) & (u < before_r[age])) + lo
+            )
+        cell, patient = self._aware_cells(np.concatenate(joined))
+        if cell.size:
+            # append at the end of each cell's live list (they are all non-users)
+            order = stable_order(cell)
+            cell, patient = cell[order], patient[order]
+            first = run_starts(cell)
+            sizes = np.diff(np.append(first, cell.size))
+            rank = np.arange(cell.size) - np.repeat(first, sizes)
+            cells.entries[cells.start[cell] + cells.fill[cell] + rank] = patient
+            ids = cell[first]
+            cells.fill[ids] += sizes.astype(np.int32)
+            live, vid = self._live(patient), self._capable(patient)
+            cells.W[ids] += np.add.reduceat(live * vid, first)
+            cells.Wp[ids] += np.add.reduceat(live * ~vid, first)
+        cell, patient = self._aware_cells(np.concatenate(moved))
+        if cell.size:
+            live = self._live(patient)
+            np.add.at(cells.W, cell, live)
+            np.subtract.at(cells.Wp, cell, live)
 
     def _links_of(self, patient: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The links of these patient agents, and the row of their agent."""
@@ -703,13 +743,19 @@ class TeleModel(mesa.Model):
         slot, row = expand(cells.start[ids] + cells.aware[ids], m)
         patient = cells.entries[slot]
         live = self._live(patient)
-        ok = (live > 0) & self._capable(patient)
+        ok = (live > 0) & self._reached(patient)
+        vid = self._capable(patient)
         rank = np.cumsum(ok) - ok
         rank -= np.repeat(rank[np.cumsum(m) - m], m)
         dest = cells.start[ids] + cells.fill[ids]
         cells.entries[dest[row[ok]] + rank[ok]] = patient[ok]
         cells.fill[ids] += np.bincount(row, weights=ok, minlength=ids.size).astype(np.int32)
-        cells.W[ids] += np.bincount(row, weights=live * ok, minlength=ids.size).astype(np.int64)
+        cells.W[ids] += np.bincount(row, weights=live * (ok & vid), minlength=ids.size).astype(
+            np.int64
+        )
+        cells.Wp[ids] += np.bincount(row, weights=live * (ok & ~vid), minlength=ids.size).astype(
+            np.int64
+        )
         cells.aware[ids] += m.astype(np.int32)
 
     def _aware_cells(self, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -725,8 +771,9 @@ class TeleModel(mesa.Model):
         return cell[aware].astype(np.int64) - 1, owner[aware]
 
     # --- patients: the week -------------------------------------------------------------------
-    def _choice_tables(self, pol: WeekPolicy) -> tuple[np.ndarray, np.ndarray]:
-        """Per cell key: need x choice probability x eligibility, for first and repeat uses."""
+    def _choice_tables(self, pol: WeekPolicy) -> np.ndarray:
+        """Per cell key: need x choice probability x eligibility, for first and repeat uses, by
+        video and by phone (rows: first video, repeat video, first phone, repeat phone)."""
         unc, pop = self.unc, self.pop
         key = np.arange(N_KEYS)
         age, klass = key // N_CLASSES, key % N_CLASSES
@@ -734,32 +781,48 @@ class TeleModel(mesa.Model):
         exception = (klass & 4) > 0
         if pol.desert_waiver > 0:
             exception |= (klass & 8) > 0
-        ok = rules.eligible(
-            (klass & 1) > 0, (klass & 2) > 0, exception, pol.known_rule, pol.pathway_rule
-        )
+        known = (klass & 1) > 0
+        if pol.known_waived_desert:
+            known |= desert > 0
+        ok = rules.eligible(known, (klass & 2) > 0, exception, pol.known_rule, pol.pathway_rule)
+        ok = rules.eligible_share(ok, pol.rules_waiver)
         logit = rules.choice_logit(unc, age, desert, 1.0 - pol.coverage, pol.choice_shift)
-        base = pop.age_need[age] * ok
-        return base * rules.logistic(logit), base * rules.logistic(logit + np.log(unc.repeat_odds))
+        base = pop.age_need[age] * ok * pol.need_factor
+        again = unc.repeat_need_ratio
+        tables = np.zeros((4, N_KEYS))
+        for row, shift in ((0, 0.0), (2, unc.phone_choice)):
+            if row == 2 and not pol.phone:
+                break
+            tables[row] = base * rules.logistic(logit + shift)
+            tables[row + 1] = base * again * rules.logistic(logit + shift + np.log(unc.repeat_odds))
+        return tables
 
-    def _update_rates(self, first: np.ndarray, repeat: np.ndarray) -> None:
+    def _update_rates(self, tables: np.ndarray) -> None:
         """Per-cell first-use factors and per (doctor, age band) repeat means, recomputed in full
         only when the policy changes the weights."""
         c, n = self.cells, self.cells.n
         lo = self._cf_cells
+        first = tables[[0, 2]]
         if self._first_table is None or not np.array_equal(first, self._first_table):
             self._first_table, lo = first, 0
-        np.take(first, c.key[lo:n], out=c.cf[lo:n])
-        c.cf[lo:n] *= self._rdt[c.doc[lo:n]]
+        rdt = self._rdt[c.doc[lo:n]]
+        np.take(first[0], c.key[lo:n], out=c.cf[lo:n])
+        c.cf[lo:n] *= rdt
+        np.take(first[1], c.key[lo:n], out=c.cfp[lo:n])
+        c.cfp[lo:n] *= rdt
         self._cf_cells = n
+        repeat = tables[[1, 3]]
         if self._repeat_table is not None and np.array_equal(repeat, self._repeat_table):
             return
         self._repeat_table = repeat
         m = self._n_adopters  # only the adopting doctors' columns are used
-        pair = (c.key[:n] // N_CLASSES).astype(np.int64) * m + c.rank[:n]
-        weights = repeat[c.key[:n]] * c.users[:n] * self._rdt[c.doc[:n]]
-        self._repeat_mean[:, :m] = np.bincount(pair, weights, minlength=N_AGES * m).reshape(
-            N_AGES, m
-        )
+        key = c.key[:n]
+        pair = (key // N_CLASSES).astype(np.int64) * m + c.rank[:n]
+        weights = (repeat[0][key] * c.users[:n] + repeat[1][key] * c.users_p[:n]) * self._rdt[
+            c.doc[:n]
+        ]
+        for out, w in ((self._repeat_mean, weights), (self._repeat_mean_mt, weights * c.mt[:n])):
+            out[:, :m] = np.bincount(pair, w, minlength=N_AGES * m).reshape(N_AGES, m)
 
     def _first_use_means(self) -> np.ndarray:
         """Cumulative first-use means over the cells (``cum[i]`` = cells before ``i``) and the
@@ -768,6 +831,8 @@ class TeleModel(mesa.Model):
         cum = c.cum[: n + 1]
         cum[0] = 0.0
         np.multiply(c.cf[:n], c.W[:n], out=cum[1:])
+        if self._phone_seen:
+            cum[1:] += c.cfp[:n] * c.Wp[:n]
         np.cumsum(cum[1:], out=cum[1:])
         bounds = cum[self._rank_cells[: self._n_adopters + 1]]
         return cum, np.maximum(np.diff(bounds), 0.0)
@@ -808,11 +873,21 @@ class TeleModel(mesa.Model):
         ids, n = self._cell_groups.sums(cell, None)
         return np.concatenate([first[one], ids]), np.concatenate([kept[acting[one]], n])
 
-    def _who(self, rng, fcell, fcount) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Spread each cell's kept first uses over its live patient agents, in proportion to
-        their non-users: (patient agent, cell, acts) rows."""
+    def _who(
+        self, rng, fcell, fcount, video: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Spread each cell's kept first uses over its live patient agents of one channel
+        (``video`` or phone only), in proportion to their non-users: (patient agent, cell, acts)
+        rows."""
         c, s = self.cells, self.pop.scale
-        fill, W = c.fill[fcell], c.W[fcell]
+        fill, W = c.fill[fcell], (c.W if video else c.Wp)[fcell]
+
+        def weight(patient):  # non-users of the agents, 0 for the other channel's agents
+            live = self._live(patient)
+            if self._phone_seen:
+                live *= self._capable(patient) == video
+            return live
+
         # one agent: all of them; else rejection from the live list (about acts * s * fill / W
         # draws) unless a multinomial over the list (fill binomial draws) is cheaper
         one = fill == 1
@@ -828,7 +903,7 @@ class TeleModel(mesa.Model):
             patient = c.entries[slot].astype(np.int64)
             n = np.zeros(row.size, dtype=np.int64)
             n[np.cumsum(c.fill[sc]) - c.fill[sc]] = sn
-            x = split_multinomial(rng, self._live(patient), row, n)
+            x = split_multinomial(rng, weight(patient), row, n)
             hit = np.flatnonzero(x)
             rows_p.append(patient[hit])
             rows_c.append(sc[row[hit]])
@@ -843,7 +918,7 @@ class TeleModel(mesa.Model):
                 pick = np.minimum(u.astype(np.int64), fill[todo] - 1)
                 cand = c.entries[start[todo] + pick]
                 # the fractional part is a fresh uniform: accept with probability live / s
-                ok = (u - pick) * s < self._live(cand)
+                ok = (u - pick) * s < weight(cand)
                 done = np.flatnonzero(ok)
                 patient[todo[done]] = cand[done]
                 todo = todo[np.flatnonzero(~ok)]
@@ -880,13 +955,17 @@ class TeleModel(mesa.Model):
         rng = stream(self.seed, STREAM_USAGE, k)
         pop, c, s = self.pop, self.cells, self.pop.scale
         d, p = pop.doctors, pop.patients
+        if pol.capacity_share != self._capacity_share:
+            self._capacity = np.ceil(pol.capacity_share * d.volume).astype(np.int64)
+            self._capacity_share = pol.capacity_share
         self._update_capability(pol)
         self._extend_awareness(k)
-        self._update_rates(*self._choice_tables(pol))
+        self._update_rates(self._choice_tables(pol))
 
+        n = self._n_adopters
         cum, mean = self._first_use_means()
         first = rng.poisson(mean)
-        repeat = rng.poisson(self._repeat_mean[:, : self._n_adopters])  # (age band, doctor)
+        repeat = rng.poisson(self._repeat_mean[:, :n])  # (age band, doctor)
         first = self._apply_capacity(rng, first, repeat)
         fcell, fcount = self._first_use_cells(rng, cum, first)
         fcount = fcount.astype(np.int64)
@@ -899,6 +978,7 @@ class TeleModel(mesa.Model):
         newly_billed = acting[~self.billed[acting]]
         self.billed[acting] = True
         self._n_billing_liberal += int(self._liberal[newly_billed].sum())
+        self.out_billing_week_liberal[k] = int(self._liberal[acting].sum())
 
         def tally(keys, size):
             return np.bincount(keys, weights=n_acts, minlength=size)
@@ -910,25 +990,53 @@ class TeleModel(mesa.Model):
         self.out_acts_age[k] = np.bincount(
             c.key[fcell] // N_CLASSES, weights=fcount, minlength=N_AGES
         ) + repeat.sum(axis=1)
+        # on the médecin-traitant tie: first uses counted, repeat uses by their expected share
+        mean_all = self._repeat_mean[:, :n]
+        mt_share = np.divide(
+            self._repeat_mean_mt[:, :n], mean_all, out=np.zeros_like(mean_all), where=mean_all > 0
+        )
+        self.out_acts_own_mt[k] = fcount[c.mt[fcell] > 0].sum() + (repeat * mt_share).sum()
         if fcell.size == 0:
             return
 
-        # first uses: who, and who becomes a user
-        patient, cell, acts = self._who(rng, fcell, fcount)
+        # first uses by channel: video or (while reimbursed) phone
+        video_part = c.cf[fcell] * c.W[fcell]
+        phone_part = c.cfp[fcell] * c.Wp[fcell]
+        n_video = fcount
+        mixed = np.flatnonzero(phone_part > 0)
+        if mixed.size:
+            n_video = fcount.copy()
+            share = video_part[mixed] / (video_part[mixed] + phone_part[mixed])
+            n_video[mixed] = rng.binomial(fcount[mixed], share)
+        rows = [self._who(rng, fcell[n_video > 0], n_video[n_video > 0])]
+        n_phone = fcount - n_video
+        if mixed.size and n_phone.any():
+            rows.append(self._who(rng, fcell[n_phone > 0], n_phone[n_phone > 0], video=False))
+        patient, cell, acts = (np.concatenate(parts) for parts in zip(*rows, strict=True))
+
+        # who becomes a user
         agents, new, per_row = self._new_users(rng, patient, cell, acts)
         self.users[agents] += new.astype(self.users.dtype)
         self.out_new_age[k] = np.bincount(p.age[agents], weights=new, minlength=N_AGES)
         gained = np.bincount(p.region[agents], weights=new, minlength=len(self.regions))
         for region_agent, gained_r in zip(self.regions, gained, strict=True):
             region_agent.users += float(gained_r)
+        agent_video = self._capable(agents) if self._phone_seen else np.ones(agents.size, bool)
+        self.out_new_phone[k] = new[~agent_video].sum()
 
-        # new users come back with the doctor of their first tie
-        hit = per_row > 0
-        ids, n_new = self._cell_groups.sums(cell[hit], per_row[hit])
-        c.users[ids] += n_new.astype(np.int64)
-        pair = (c.key[ids] // N_CLASSES).astype(np.int64) * d.n + c.rank[ids]
-        weight = self._repeat_table[c.key[ids]] * self._rdt[c.doc[ids]] * n_new
-        np.add.at(self._repeat_mean.reshape(-1), pair, weight)
+        # new users come back with the doctor of their first tie, by the channel of their first act
+        row_video = self._capable(patient) if self._phone_seen else np.ones(patient.size, bool)
+        for channel, users in ((True, c.users), (False, c.users_p)):
+            hit = (per_row > 0) & (row_video == channel)
+            if not hit.any():
+                continue
+            ids, n_new = self._cell_groups.sums(cell[hit], per_row[hit])
+            users[ids] += n_new.astype(np.int64)
+            pair = (c.key[ids] // N_CLASSES).astype(np.int64) * d.n + c.rank[ids]
+            table = self._repeat_table[0 if channel else 1]
+            weight = table[c.key[ids]] * self._rdt[c.doc[ids]] * n_new
+            np.add.at(self._repeat_mean.reshape(-1), pair, weight)
+            np.add.at(self._repeat_mean_mt.reshape(-1), pair, weight * c.mt[ids])
 
         # fewer non-users in every live list the agents are in (all of them gained users)
         lcell, owner = self._aware_cells(agents)
@@ -936,8 +1044,11 @@ class TeleModel(mesa.Model):
         owner = self._patient_groups.mark[owner]
         rep, first = self._cell_groups.rows(lcell)
         ids = lcell[first]
-        lost = np.bincount(rep, weights=new[owner], minlength=rep.size)[first]
-        c.W[ids] -= lost.astype(np.int64)
+        lost = new[owner] * agent_video[owner]
+        c.W[ids] -= np.bincount(rep, weights=lost, minlength=rep.size)[first].astype(np.int64)
+        if self._phone_seen:
+            lost = new[owner] * ~agent_video[owner]
+            c.Wp[ids] -= np.bincount(rep, weights=lost, minlength=rep.size)[first].astype(np.int64)
         dead = self.users[agents] >= s
         died = np.bincount(rep, weights=dead[owner], minlength=rep.size)[first]
         c.dead[ids] += died.astype(np.int32)
@@ -963,6 +1074,7 @@ class TeleModel(mesa.Model):
         self.out_adopting_type[k] = self._adopting_type
         self.out_billing_liberal[k] = self._n_billing_liberal
         self.out_open[k] = self._n_open
+        self.out_stringency[k] = self.policy.stringency if self.policy is not None else 0.0
         persons = np.array([r.persons for r in self.regions])
         aware = np.array([r.aware_share for r in self.regions])
         self.out_aware[k] = float((persons * aware).sum() / persons.sum())

@@ -52,7 +52,7 @@ class WeekPolicy:
     pathway_rule: bool  # consultation must go through the médecin traitant
     desert_waiver: float  # share of under-served-area patients for whom both rules are waived
     rules_waiver: float  # share of needs for which both rules are waived (Covid patients, lever)
-    known_waived_desert_gp: bool  # Avenant 9: no known-patient rule for GPs' under-served patients
+    known_waived_desert: bool  # Avenant 9: no known-patient rule for under-served areas' patients
     coverage: float  # share of the tariff paid by the national insurance
     other_available: bool  # the other video platforms are open to every doctor
     doctolib_first: bool  # Doctolib video open to its Île-de-France GP clients
@@ -77,7 +77,8 @@ class LockdownDemand:
 
     stringency: np.ndarray  # weekly mean of the daily index, in [0, 1]
     peak: np.ndarray  # highest weekly stringency so far
-    memory: np.ndarray  # remembered stringency: exponentially fading, half-life in weeks
+    memory: np.ndarray  # remembered stringency: the index, or what is left of a higher past
+    # value, fading with a half-life in weeks
 
     @classmethod
     def none(cls, n_weeks: int) -> LockdownDemand:
@@ -105,7 +106,7 @@ def lockdown_demand(inputs, levers: Levers, unc: Uncertainties, n_weeks: int) ->
     memory = np.empty(n_weeks)
     m = 0.0
     for k in range(n_weeks):
-        m = keep * m + (1.0 - keep) * s[k]
+        m = max(s[k], keep * m)
         memory[k] = m
     return LockdownDemand(stringency=s, peak=np.maximum.accumulate(s), memory=memory)
 
@@ -200,7 +201,7 @@ def week_policy(
         pathway_rule=pathway_rule,
         desert_waiver=levers.target_deserts if in_force(week, levers.target_deserts_from) else 0.0,
         rules_waiver=waiver,
-        known_waived_desert_gp=avenant9,
+        known_waived_desert=avenant9,
         coverage=coverage,
         other_available=in_force(week, ev["reimbursement_start"]),
         doctolib_first=doctolib_first,

@@ -23,7 +23,7 @@ from .calendar import WEEKS_PER_YEAR, n_weeks_until
 from .inputs import DOCTOR_TYPES, Inputs
 from .model import TeleModel
 from .params import Levers, Uncertainties
-from .policy import week_policy
+from .policy import lockdown_demand, week_policy
 from .population import SPECIALIST, Population, build_population
 
 DT = 1.0 / WEEKS_PER_YEAR
@@ -52,7 +52,7 @@ class DoctorAgent(mesa.Agent):
 
     @property
     def capacity(self) -> float:
-        return float(np.ceil(self.model.unc.max_video_share * self.volume))
+        return float(np.ceil(self.model.policy.capacity_share * self.volume))
 
     def step(self) -> None:
         m = self.model
@@ -96,14 +96,20 @@ class PatientAgent(mesa.Agent):
         self.capable_u = float(p.capable_u[index])
         # each tie: (doctor, known, in pathway, awareness threshold)
         self.ties = ties
-        self.first_tie: tuple[int, bool, bool] | None = None  # set at the first teleconsultation
+        # (doctor, known, in pathway, by video) of the first teleconsultation
+        self.first_tie: tuple[int, bool, bool, bool] | None = None
 
     def _eligible(self, known: bool, pathway: bool) -> bool:
+        """Whether one need may be billed: the rules (with their exceptions), else the waiver
+        (drawn per need)."""
         pol = self.model.policy
         exception = self.exception or (
             self.desert and pol.desert_waiver > 0 and self.desert_u < pol.desert_waiver
         )
-        return bool(rules.eligible(known, pathway, exception, pol.known_rule, pol.pathway_rule))
+        known = known or (pol.known_waived_desert and self.desert)
+        if rules.eligible(known, pathway, exception, pol.known_rule, pol.pathway_rule):
+            return True
+        return pol.rules_waiver > 0 and self.rng.random() < pol.rules_waiver
 
     def step(self) -> None:
         m = self.model
@@ -112,18 +118,24 @@ class PatientAgent(mesa.Agent):
             return
         copay = 1.0 - pol.coverage
         logit = float(rules.choice_logit(unc, self.age, self.desert, copay, pol.choice_shift))
-        need = m.pop.age_need[self.age]
+        need = m.pop.age_need[self.age] * pol.need_factor
         if self.first_tie is not None:  # a past user comes back to the same doctor
-            doc, known, pathway = self.first_tie
-            rate = m.need_rate(doc) * need
+            doc, known, pathway, video = self.first_tie
+            if not (video or pol.phone):  # a phone user, while audio-only acts are not paid
+                return
+            rate = m.need_rate(doc) * need * unc.repeat_need_ratio
+            shift = 0.0 if video else unc.phone_choice
             for _ in range(self.rng.poisson(rate * DT)):
-                p_rep = float(rules.logistic(logit + np.log(unc.repeat_odds)))
+                p_rep = float(rules.logistic(logit + shift + np.log(unc.repeat_odds)))
                 if self._eligible(known, pathway) and self.rng.random() < p_rep:
                     m.week_acts.append((doc, self, True, None))
             return
-        capable = self.capable_u < rules.capability_threshold(
+        video = self.capable_u < rules.capability_threshold(
             m.pop.capable_by_age[self.age], pol.capability_boost
         )
+        if not (video or pol.phone):
+            return
+        shift = 0.0 if video else unc.phone_choice
         for doc, known, pathway, aware_u in self.ties:
             doctor = m.doctors[doc]
             if not doctor.adopted:
@@ -134,14 +146,9 @@ class PatientAgent(mesa.Agent):
                 aware = aware_u < rules.awareness_probability(
                     m.regions[self.region].exposure, years, unc.awareness_doctor
                 )
-                p_new = float(rules.logistic(logit))
-                if (
-                    aware
-                    and capable
-                    and self._eligible(known, pathway)
-                    and self.rng.random() < p_new
-                ):
-                    m.week_acts.append((doc, self, False, (doc, known, pathway)))
+                p_new = float(rules.logistic(logit + shift))
+                if aware and self._eligible(known, pathway) and self.rng.random() < p_new:
+                    m.week_acts.append((doc, self, False, (doc, known, pathway, bool(video))))
 
 
 class ReferenceModel(mesa.Model):
@@ -168,6 +175,7 @@ class ReferenceModel(mesa.Model):
         self.n_weeks = n_weeks_until(end)
         self.week = 0
         self.policy = None
+        self.demand = lockdown_demand(inputs, levers, uncertainties, self.n_weeks)
         d = self.pop.doctors
         self.effects = rules.openness_effects(uncertainties, d.age60, d.urban, d.group, d.kind)
         codes = inputs.regions.region_code.to_numpy()
@@ -228,9 +236,11 @@ class ReferenceModel(mesa.Model):
         k = self.week
         total = float(self.pop.persons_by_region.sum())
         self.policy = week_policy(
-            k, self.levers, self.unc, self.inputs.events, self.inputs.constants, total
+            k, self.levers, self.unc, self.inputs.events, self.inputs.constants, total, self.demand
         )
-        open_p = rules.open_probability(self.policy.open_share, self.effects)
+        open_p = rules.open_probability(
+            self.policy.open_share, self.effects + self.policy.open_shift
+        )
         n_cells = self.peer_share.size
         n_open, n_adopted = np.zeros(n_cells), np.zeros(n_cells)
         for doc in self.doctors:
@@ -260,10 +270,15 @@ class ReferenceModel(mesa.Model):
         for doc, acts in by_doctor.items():
             order = self.rng.permutation(len(acts))
             kept += [acts[i] for i in order[: int(self.doctors[doc].capacity)]]
+        liberal_billing = set()
         for i in self.rng.permutation(len(kept)):
             doc, patient, repeat, tie = kept[i]
             doctor = self.doctors[doc]
             doctor.billed = True
+            if doctor.kind <= SPECIALIST:
+                liberal_billing.add(doc)
+            if self.on_mt_tie(doc, patient, repeat, tie):
+                self.out_acts_own_mt[k] += 1
             self.out_acts_type[k, doctor.kind] += 1
             self.out_acts_region[k, doctor.region] += 1
             self.out_acts_platform[k, doctor.platform] += 1
@@ -273,7 +288,18 @@ class ReferenceModel(mesa.Model):
             if not repeat and patient.first_tie is None:
                 patient.first_tie = tie
                 self.out_new_age[k, patient.age] += 1
+                self.out_new_phone[k] += not tie[3]
                 self.regions[patient.region].users += 1.0
+        self.out_billing_week_liberal[k] = len(liberal_billing)
+
+    def on_mt_tie(self, doc: int, patient: PatientAgent, repeat: bool, tie) -> bool:
+        """Whether an act is on the patient's médecin-traitant tie (the doctor's own list)."""
+        d = self.pop.doctors
+        if repeat:
+            doc, pathway = patient.first_tie[0], patient.first_tie[2]
+        else:
+            pathway = tie[2]
+        return bool(d.pri_count[doc] > 0 and pathway)
 
     def _record(self, k: int) -> None:
         for doc in self.doctors:
@@ -282,6 +308,7 @@ class ReferenceModel(mesa.Model):
                 self.out_adopting_type[k, doc.kind] += 1
             self.out_billing_liberal[k] += doc.billed and doc.kind <= SPECIALIST
             self.out_open[k] += doc.is_open
+        self.out_stringency[k] = self.policy.stringency
         persons = np.array([r.persons for r in self.regions])
         aware = np.array([r.aware_share for r in self.regions])
         self.out_aware[k] = float((persons * aware).sum() / persons.sum())

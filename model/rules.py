@@ -91,6 +91,13 @@ def eligible(known, via_pathway, exception, known_rule: bool, pathway_rule: bool
     return np.logical_and(known_ok, path_ok)
 
 
+def eligible_share(eligible_, waiver: float):
+    """Share of needs that may be billed: the eligible ones, and among the others the share
+    ``waiver`` for which the rules are waived (Covid patients, a waiver lever)."""
+    e = np.asarray(eligible_, dtype=float)
+    return e + (1.0 - e) * waiver
+
+
 def capability_threshold(base_capable, boost: float):
     """Share able to do a video consultation after inclusion levers lift a share of the rest."""
     base = np.asarray(base_capable, dtype=float)

@@ -25,7 +25,7 @@ from .params import (
     coerce_uncertainties,
     read_parameter_file,
 )
-from .population import build_population
+from .population import SPECIALIST, build_population
 
 #: Persons per patient agent by default: fine enough for smooth national and regional series,
 #: coarse enough for a run to end-2021 in well under two seconds.
@@ -171,11 +171,16 @@ def frames(m: TeleModel) -> dict[str, pd.DataFrame]:
     for j, name in enumerate(DOCTOR_TYPES):
         weekly[f"adopting_{name}"] = m.out_adopting_type[:, j]
     weekly["billing_doctors_liberal"] = m.out_billing_liberal
+    weekly["billing_doctors_week_liberal"] = m.out_billing_week_liberal
+    weekly["liberal_doctors"] = int((m.pop.doctors.kind <= SPECIALIST).sum())
+    weekly["acts_own_mt"] = m.out_acts_own_mt
     weekly["open_doctors"] = m.out_open
     new = m.out_new_age.sum(axis=1)
     weekly["new_patients"] = new
     weekly["patients_ever"] = np.cumsum(new)
+    weekly["new_patients_phone"] = m.out_new_phone
     weekly["aware_share"] = m.out_aware
+    weekly["stringency"] = m.out_stringency
 
     nr = len(m.regions)
     by_region = pd.DataFrame(

@@ -137,7 +137,13 @@ def test_cells_bookkeeping_stays_consistent():
     n = c.n
     assert (c.fill[:n] <= c.aware[:n]).all() and (c.aware[:n] <= c.size[:n]).all()
     slot, row = expand(c.start[:n], c.fill[:n])
-    live = s - m.users[c.entries[slot]].astype(np.int64)
-    assert np.array_equal(np.bincount(row, weights=live, minlength=n), c.W[:n])
+    patient = c.entries[slot]
+    live = s - m.users[patient].astype(np.int64)
+    video = m._capable(patient)
+    # the phone channel opened in April 2020: lists hold phone-only agents too, counted apart
+    assert m._phone_seen and (~video).any()
+    assert np.array_equal(np.bincount(row, weights=live * video, minlength=n), c.W[:n])
+    assert np.array_equal(np.bincount(row, weights=live * ~video, minlength=n), c.Wp[:n])
     # new users recorded by first tie add up to the persons who ever teleconsulted
-    assert c.users[:n].sum() == m.patients_ever
+    assert c.users[:n].sum() + c.users_p[:n].sum() == m.patients_ever
+    assert c.users_p[:n].sum() == m.out_new_phone.sum() > 0

@@ -1,6 +1,7 @@
 """The vectorised engine and the one-object-per-agent reference agree in distribution."""
 
 import datetime as dt
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -93,7 +94,10 @@ def high_volume_setup(max_video_share=0.3):
     demand, and a low capacity."""
     inputs = synthetic_inputs(doctors=(9, 5, 2, 2), persons=1_500, region_code="11")
     unc = small_region_uncertainties(
-        choice_logit=-2.0, max_video_share=max_video_share, covid_lockdown_logit=5.0
+        choice_logit=-2.0,
+        max_video_share=max_video_share,
+        lockdown_choice=5.0,
+        lockdown_need_drop=0.0,
     )
     start = dt.date(2018, 9, 15)
     levers = Levers(
@@ -127,7 +131,7 @@ def test_high_volume_regime_is_high_volume():
     inputs, unc, levers = high_volume_setup()
     w = simulate(unc, levers, seed=0, scale=1, inputs=inputs, end=HIGH_END)
     lockdown = w.week_start >= LOCKDOWN
-    before = w.loc[~lockdown, "acts"].iloc[-4:].mean()
+    before = w.loc[w.week_start < "2020-02-15", "acts"].iloc[-4:].mean()  # before the index rose
     assert w.loc[lockdown, "acts"].mean() > 2 * before
     assert w.loc[lockdown, "new_patients"].sum() > 0.5 * w.loc[lockdown, "acts"].sum()
     _, uncapped, _ = high_volume_setup(max_video_share=1.0)
@@ -139,3 +143,84 @@ def test_high_volume_regime_is_high_volume():
 def test_engine_matches_reference_at_high_volume(high_volume_runs, outcome):
     engine, reference = high_volume_runs
     assert_same_distribution(engine, reference, HIGH_OUTCOMES[outcome], outcome)
+
+
+# --- the 2020 regime as it happened: every hook of the pandemic and its levers -----------------
+
+REGIME_END = "2020-09-30"
+SUMMER = ("2020-07-01", "2020-08-31")
+
+
+def _between(column, lo, hi):
+    return lambda f: f["weekly"].loc[f["weekly"].week_start.between(lo, hi), column].sum()
+
+
+REGIME_OUTCOMES = {
+    "acts": lambda f: f["weekly"]["acts"].sum(),
+    "acts_lockdown": _between("acts", "2020-03-14", "2020-05-10"),
+    "acts_summer": _between("acts", *SUMMER),
+    "acts_own_mt": lambda f: f["weekly"]["acts_own_mt"].sum(),
+    "billing_doctors_week_liberal": lambda f: f["weekly"]["billing_doctors_week_liberal"].sum(),
+    "new_patients_phone": lambda f: f["weekly"]["new_patients_phone"].sum(),
+    "patients_ever": lambda f: f["weekly"]["patients_ever"].iloc[-1],
+    "open_doctors": lambda f: f["weekly"]["open_doctors"].iloc[-1],
+    "acts_age_75+": _age("75+"),
+}
+
+
+def regime_setup():
+    """The history with COVID and the rules of the time (so that the waiver matters), strong
+    lockdown demand and pressure on doctors, a phone channel, an August drop, a low capacity.
+    No pharmacy points (in so small a region their catchment would make everyone capable)."""
+    inputs = synthetic_inputs(
+        doctors=(9, 5, 2, 2),
+        persons=1_500,
+        region_code="11",
+        constants={"pharmacy_points_end_2019": 0.0},
+    )
+    unc = small_region_uncertainties(
+        choice_logit=-2.0,
+        max_video_share=0.3,
+        lockdown_choice=4.0,
+        lockdown_memory=2.0,
+        lockdown_open=3.0,
+        lockdown_pull=20.0,
+        phone_choice=1.0,
+        covid_waiver_reach=0.5,
+        summer_need_drop=0.4,
+        repeat_need_ratio=2.0,
+    )
+    return inputs, replace(unc, open_share=0.1), Levers(covid=True)
+
+
+@pytest.fixture(scope="module")
+def regime_runs():
+    inputs, unc, levers = regime_setup()
+    engine = [
+        simulate(unc, levers, seed=s, scale=1, inputs=inputs, end=REGIME_END, detail=True)
+        for s in range(REPLICATES)
+    ]
+    reference = [
+        simulate_reference(inputs, unc, levers, seed=1000 + s, end=REGIME_END)
+        for s in range(REPLICATES)
+    ]
+    return engine, reference
+
+
+def test_regime_exercises_every_hook(regime_runs):
+    """The runs compared below do go through the hooks: doctors open under pressure, phone-only
+    patients teleconsult, acts on the médecin-traitant tie and weekly billing doctors are
+    counted."""
+    engine, _ = regime_runs
+    w = engine[0]["weekly"]
+    assert w["new_patients_phone"].sum() > 0
+    before = w.loc[w.week_start < "2020-03-01", "open_doctors"].iloc[-1]
+    assert w["open_doctors"].iloc[-1] > before
+    assert 0 < w["acts_own_mt"].sum() < w["acts"].sum()
+    assert w["billing_doctors_week_liberal"].max() > 0
+
+
+@pytest.mark.parametrize("outcome", sorted(REGIME_OUTCOMES))
+def test_engine_matches_reference_in_the_2020_regime(regime_runs, outcome):
+    engine, reference = regime_runs
+    assert_same_distribution(engine, reference, REGIME_OUTCOMES[outcome], outcome)

@@ -1,0 +1,130 @@
+"""The weekly policy: each regulatory change is its own dated lever, the pandemic's demand follows
+the stringency index, and the history switches remove one component at a time."""
+
+import datetime as dt
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from model import Levers, Uncertainties, rules
+from model.inputs import load_inputs
+from model.calendar import n_weeks_until
+from model.policy import august_share, lockdown_demand, week_policy, weekly_stringency
+
+INPUTS = load_inputs()
+N_WEEKS = n_weeks_until(dt.date(2021, 12, 31))
+PERSONS = 6.7e7
+
+
+def week_of(day: str) -> int:
+    return (dt.date.fromisoformat(day) - dt.date(2018, 9, 15)).days // 7
+
+
+def policy(day: str, levers: Levers = Levers(), unc: Uncertainties = Uncertainties()):
+    demand = lockdown_demand(INPUTS, levers, unc, N_WEEKS)
+    return week_policy(week_of(day), levers, unc, INPUTS.events, INPUTS.constants, PERSONS, demand)
+
+
+def test_reference_copay_is_the_2018_co_payment():
+    assert rules.REFERENCE_COPAY == pytest.approx(1.0 - INPUTS.constants["coverage_rate_2018"])
+
+
+def test_weekly_stringency_averages_days_and_pads():
+    daily = np.arange(14, dtype=float) * 10  # two weeks from the model's first day
+    s = weekly_stringency(daily, dt.date(2018, 9, 15), 3)
+    assert s == pytest.approx([0.3, 1.0, 1.3])  # the last week keeps the last value
+    before = weekly_stringency(np.full(7, 50.0), dt.date(2018, 9, 22), 2)
+    assert before == pytest.approx([0.0, 0.5])  # days before the series count as 0
+
+
+def test_without_the_pandemic_nothing_of_2020_happens():
+    for day in ("2019-06-01", "2020-04-15", "2020-11-10", "2021-10-15"):
+        p = policy(day)
+        assert p.stringency == 0 and p.rules_waiver == 0 and not p.phone
+        assert p.coverage == pytest.approx(0.7) and p.open_shift == 0 and p.choice_shift == 0
+        assert p.capacity_share == Uncertainties().max_video_share
+        assert not p.known_waived_desert
+
+
+def test_history_as_it_happened():
+    unc = Uncertainties()
+    h = Levers(covid=True)
+    april = policy("2020-05-02", h, unc)  # first lockdown, after the phone decree
+    assert april.stringency > 0.8 and april.phone
+    assert april.coverage == 1.0 and april.doctolib_price_eur == 0.0
+    assert april.rules_waiver == pytest.approx(unc.covid_waiver_reach)
+    assert april.need_factor == pytest.approx(1 - unc.lockdown_need_drop * april.stringency)
+    assert april.external_multiplier == pytest.approx(1 + unc.lockdown_pull * april.stringency)
+    march = policy("2020-03-01", h, unc)
+    assert not march.phone and march.stringency < april.stringency
+    # the summer: phone no longer paid (10 Jul - 16 Oct 2020), openness pressure kept
+    august = policy("2020-08-15", h, unc)
+    assert not august.phone and august.stringency < april.stringency
+    assert august.open_shift == pytest.approx(april.open_shift)
+    # the second lockdown comes from the index alone
+    november = policy("2020-11-10", h, unc)
+    assert november.stringency > 0.7 and november.phone
+    # Avenant 9: the 20% cap, and the known-patient rule lifted in under-served areas
+    autumn21 = policy("2021-10-15", h, unc)
+    assert autumn21.capacity_share == pytest.approx(
+        min(unc.max_video_share, INPUTS.constants["avenant9_activity_cap"])
+    )
+    assert autumn21.known_waived_desert and autumn21.rules_waiver == 0
+
+
+def test_lockdown_memory_fades_with_its_half_life():
+    h = Levers(covid=True)
+    short = lockdown_demand(INPUTS, h, replace(Uncertainties(), lockdown_memory_weeks=2.0), N_WEEKS)
+    long = lockdown_demand(INPUTS, h, replace(Uncertainties(), lockdown_memory_weeks=30.0), N_WEEKS)
+    k = week_of("2020-08-15")
+    assert long.memory[k] > short.memory[k] + 0.1  # the long memory holds more of April
+    assert np.all(short.memory >= short.stringency)
+    assert short.memory[k] < 1.05 * short.stringency[k]  # two-week half-life: gone by August
+    assert np.all(np.diff(short.peak) >= 0)  # the pressure ratchet never falls
+
+
+@pytest.mark.parametrize(
+    "switch, field, with_it, without_it",
+    [
+        ("covid_rules_waiver", "rules_waiver", 0.3, 0.0),
+        ("covid_full_coverage", "coverage", 1.0, 0.7),
+        ("covid_free_platforms", "doctolib_price_eur", 0.0, Levers().doctolib_price_eur),
+        ("covid_phone", "phone", True, False),
+    ],
+)
+def test_each_history_switch_removes_one_component(switch, field, with_it, without_it):
+    unc = Uncertainties(covid_waiver_reach=0.3)
+    full = policy("2020-05-02", Levers(covid=True), unc)
+    less = policy("2020-05-02", Levers(covid=True, **{switch: False}), unc)
+    assert getattr(full, field) == pytest.approx(with_it)
+    assert getattr(less, field) == pytest.approx(without_it)
+    for other in ("stringency", "need_factor", "open_shift", "choice_shift"):
+        assert getattr(less, other) == getattr(full, other)
+
+
+def test_without_lockdown_demand_the_regulation_stays():
+    p = policy("2020-05-02", Levers(covid=True, covid_demand=False))
+    assert p.stringency == 0 and p.choice_shift == 0 and p.need_factor == 1.0
+    assert p.phone and p.coverage == 1.0
+
+
+def test_levers_apply_the_2020_rules_without_the_pandemic():
+    start = dt.date(2018, 9, 15)
+    levers = Levers(
+        rules_waiver_from=start,
+        rules_waiver_scope=1.0,
+        full_coverage_from=start,
+        platforms_free_from=start,
+        phone_from=start,
+    )
+    p = policy("2019-03-01", levers)
+    assert p.rules_waiver == 1.0 and p.coverage == 1.0 and p.phone
+    assert p.doctolib_price_eur == 0.0 and p.stringency == 0.0
+
+
+def test_august_drop():
+    assert august_share(week_of("2019-08-10")) == 1.0 and august_share(week_of("2019-06-01")) == 0
+    unc = Uncertainties(summer_need_drop=0.3)
+    assert policy("2019-08-10", unc=unc).need_factor == pytest.approx(0.7)
+    assert policy("2019-06-01", unc=unc).need_factor == 1.0
