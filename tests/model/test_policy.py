@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from model import Levers, Uncertainties, rules
-from model.inputs import load_inputs
 from model.calendar import n_weeks_until
+from model.inputs import load_inputs
 from model.policy import august_share, lockdown_demand, week_policy, weekly_stringency
 
 INPUTS = load_inputs()
@@ -21,7 +21,8 @@ def week_of(day: str) -> int:
     return (dt.date.fromisoformat(day) - dt.date(2018, 9, 15)).days // 7
 
 
-def policy(day: str, levers: Levers = Levers(), unc: Uncertainties = Uncertainties()):
+def policy(day: str, levers: Levers | None = None, unc: Uncertainties | None = None):
+    levers, unc = levers or Levers(), unc or Uncertainties()
     demand = lockdown_demand(INPUTS, levers, unc, N_WEEKS)
     return week_policy(week_of(day), levers, unc, INPUTS.events, INPUTS.constants, PERSONS, demand)
 
