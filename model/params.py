@@ -338,8 +338,16 @@ class Uncertainties(_Params):
         3.0,
         0.0,
         10.0,
-        "log-odds shift of video choice per unit of stringency: the fear of the waiting room, "
-        "gone when restrictions are",
+        "log-odds shift of video choice at full stringency excess (see lockdown_threshold): the "
+        "fear of the waiting room, gone when restrictions are",
+        True,
+    )
+    lockdown_threshold: float = _p(
+        0.5,
+        0.0,
+        0.9,
+        "stringency (0-1) above which patients avoid the waiting room: the choice shift grows "
+        "with the index's excess over it, rescaled to [0, 1]",
         True,
     )
     lockdown_memory: float = _p(

@@ -9,7 +9,9 @@ Two sources of change are kept apart, so that a scenario can have either without
   Avenant 9), each its own dated lever; ``Levers(covid=True)`` adds their dated history
   (``events.csv``), one ``covid_*`` switch per change;
 * **lockdown demand**, driven by the OxCGRT stringency index (:class:`LockdownDemand`): patients
-  would rather avoid the waiting room while restrictions last (``lockdown_choice``), part of that
+  would rather avoid the waiting room while restrictions above a level last (``lockdown_choice``
+  per unit of the index above ``lockdown_threshold``: the summer of 2020 kept an index near 50
+  with masks and limits on gatherings, yet consultations went back to the office), part of that
   lingers and fades (``lockdown_memory``, half-life ``lockdown_memory_weeks``), fewer needs arise
   (``lockdown_need_drop``), and doctors under pressure open up (``lockdown_open``, a ratchet on the
   highest stringency so far: equipped doctors stay equipped) and adopt faster (``lockdown_pull``).
@@ -77,13 +79,14 @@ class LockdownDemand:
 
     stringency: np.ndarray  # weekly mean of the daily index, in [0, 1]
     peak: np.ndarray  # highest weekly stringency so far
+    excess: np.ndarray  # stringency above lockdown_threshold, rescaled to [0, 1]
     memory: np.ndarray  # remembered stringency: the index, or what is left of a higher past
     # value, fading with a half-life in weeks
 
     @classmethod
     def none(cls, n_weeks: int) -> LockdownDemand:
         z = np.zeros(n_weeks)
-        return cls(z, z, z)
+        return cls(z, z, z, z)
 
 
 def weekly_stringency(daily: np.ndarray, first_day: dt.date, n_weeks: int) -> np.ndarray:
@@ -102,13 +105,15 @@ def lockdown_demand(inputs, levers: Levers, unc: Uncertainties, n_weeks: int) ->
     if not (levers.covid and levers.covid_demand):
         return LockdownDemand.none(n_weeks)
     s = weekly_stringency(inputs.stringency, inputs.stringency_start, n_weeks)
+    threshold = unc.lockdown_threshold
+    excess = np.clip((s - threshold) / (1.0 - threshold), 0.0, 1.0)
     keep = 0.5 ** (1.0 / unc.lockdown_memory_weeks)
     memory = np.empty(n_weeks)
     m = 0.0
     for k in range(n_weeks):
-        m = max(s[k], keep * m)
+        m = max(excess[k], keep * m)
         memory[k] = m
-    return LockdownDemand(stringency=s, peak=np.maximum.accumulate(s), memory=memory)
+    return LockdownDemand(s, np.maximum.accumulate(s), excess, memory)
 
 
 def august_share(week: int) -> float:
@@ -177,11 +182,12 @@ def week_policy(
     if avenant9:
         capacity = min(capacity, constants["avenant9_activity_cap"])
 
-    s = peak = memory = 0.0
+    s = peak = excess = memory = 0.0
     if demand is not None:
-        s, peak, memory = (
+        s, peak, excess, memory = (
             float(demand.stringency[week]),
             float(demand.peak[week]),
+            float(demand.excess[week]),
             float(demand.memory[week]),
         )
     need = (1.0 - unc.lockdown_need_drop * s) * (1.0 - unc.summer_need_drop * august_share(week))
@@ -211,7 +217,7 @@ def week_policy(
         open_share=unc.open_share,
         open_shift=unc.lockdown_open * peak,
         external_multiplier=1.0 + unc.lockdown_pull * s,
-        choice_shift=unc.lockdown_choice * s + unc.lockdown_memory * memory,
+        choice_shift=unc.lockdown_choice * excess + unc.lockdown_memory * memory,
         need_factor=need,
         phone=phone,
         capacity_share=capacity,
