@@ -80,8 +80,18 @@ def test_lockdown_memory_fades_with_its_half_life():
     long = lockdown_demand(INPUTS, h, replace(Uncertainties(), lockdown_memory_weeks=30.0), N_WEEKS)
     k = week_of("2020-08-15")
     assert long.memory[k] > short.memory[k] + 0.1  # the long memory holds more of April
-    assert np.all(short.memory >= short.stringency)
-    assert short.memory[k] < 1.05 * short.stringency[k]  # two-week half-life: gone by August
+    assert np.all(short.memory >= short.excess)
+    assert short.memory[k] < 0.05  # two-week half-life: gone by August
+
+
+def test_choice_shift_follows_the_excess_over_the_threshold():
+    h = Levers(covid=True)
+    unc = Uncertainties(lockdown_threshold=0.6, lockdown_choice=4.0, lockdown_memory=0.0)
+    demand = lockdown_demand(INPUTS, h, unc, N_WEEKS)
+    assert np.all(demand.excess[demand.stringency <= 0.6] == 0)
+    april, august = policy("2020-04-15", h, unc), policy("2020-08-15", h, unc)
+    assert august.stringency > 0.4 and august.choice_shift == 0  # masks, but back to the office
+    assert april.choice_shift == pytest.approx(4.0 * (april.stringency - 0.6) / 0.4)
     assert np.all(np.diff(short.peak) >= 0)  # the pressure ratchet never falls
 
 
