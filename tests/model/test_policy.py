@@ -92,7 +92,7 @@ def test_choice_shift_follows_the_excess_over_the_threshold():
     april, august = policy("2020-04-15", h, unc), policy("2020-08-15", h, unc)
     assert august.stringency > 0.4 and august.choice_shift == 0  # masks, but back to the office
     assert april.choice_shift == pytest.approx(4.0 * (april.stringency - 0.6) / 0.4)
-    assert np.all(np.diff(short.peak) >= 0)  # the pressure ratchet never falls
+    assert np.all(np.diff(demand.peak) >= 0)  # the pressure ratchet never falls
 
 
 @pytest.mark.parametrize(
