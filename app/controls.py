@@ -47,7 +47,21 @@ LABELS: dict[str, str] = {
     "target_deserts": "Target under-served areas (0 = no, 1 = fully)",
     "target_deserts_from": "Targeting starts on",
     "digital_inclusion": "Share of digitally excluded people brought online",
-    "covid": "COVID-19 from March 2020 (rules relaxed, full cover, lockdowns)",
+    "full_coverage_until": "100% cover ends after",
+    "platforms_free_until": "Free platforms end after",
+    "rules_waiver_from": "Waive the known-patient and pathway rules",
+    "rules_waiver_until": "Waiver ends after",
+    "rules_waiver_scope": "Share of needs the waiver covers",
+    "phone_from": "Reimburse phone (audio-only) teleconsultations",
+    "phone_until": "Phone teleconsultations end after",
+    "avenant9_from": "Avenant 9 (20% cap, territoriality)",
+    "covid": "COVID-19 as it happened (lockdowns and the 2020-2021 rules)",
+    "covid_demand": "with covid: lockdown demand (stringency index)",
+    "covid_rules_waiver": "with covid: rules waived for Covid patients",
+    "covid_full_coverage": "with covid: 100% cover",
+    "covid_free_platforms": "with covid: free platforms",
+    "covid_phone": "with covid: phone teleconsultations",
+    "covid_avenant9": "with covid: Avenant 9 (Sept 2021)",
 }
 #: What the date of an optional-date lever means once its switch is on.
 OPTIONAL_DATE_LABELS: dict[str, str] = {
@@ -55,17 +69,29 @@ OPTIONAL_DATE_LABELS: dict[str, str] = {
     "pathway_rule_until": "last day the rule holds",
     "full_coverage_from": "from",
     "platforms_free_from": "from",
+    "full_coverage_until": "last day",
+    "platforms_free_until": "last day",
+    "rules_waiver_from": "from",
+    "rules_waiver_until": "last day",
+    "phone_from": "from",
+    "phone_until": "last day",
+    "avenant9_from": "from",
 }
 GROUPS: dict[str, tuple[str, ...]] = {
     "Access rules": (
         "known_patient_rule_until",
         "pathway_rule_until",
+        "rules_waiver_from",
+        "rules_waiver_until",
+        "rules_waiver_scope",
         "target_deserts",
         "target_deserts_from",
+        "avenant9_from",
     ),
     "Money": (
         "coverage_rate",
         "full_coverage_from",
+        "full_coverage_until",
         "equipment_subsidy_eur",
         "equipment_subsidy_from",
     ),
@@ -75,7 +101,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "doctolib_everywhere_at_launch",
         "doctolib_price_eur",
         "platforms_free_from",
+        "platforms_free_until",
     ),
+    "Phone": ("phone_from", "phone_until"),
     "Awareness and access": (
         "awareness_campaign",
         "awareness_campaign_from",
@@ -83,7 +111,15 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "pharmacy_points_from",
         "digital_inclusion",
     ),
-    "COVID-19": ("covid",),
+    "COVID-19": (
+        "covid",
+        "covid_demand",
+        "covid_rules_waiver",
+        "covid_full_coverage",
+        "covid_free_platforms",
+        "covid_phone",
+        "covid_avenant9",
+    ),
 }
 
 

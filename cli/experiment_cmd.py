@@ -39,7 +39,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         nargs="+",
         default=[],
         metavar="NAME",
-        help="scenarios to leave out of the standard set (e.g. covid_2020, the slowest)",
+        help="scenarios to leave out of the standard set (e.g. as_it_happened)",
     )
     p.add_argument(
         "--replicates",

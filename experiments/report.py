@@ -19,7 +19,7 @@ import pandas as pd
 from calibration.targets import OBSERVED_CSV, annual_targets, load_observed
 from infra.atomic import atomic_dir, atomic_savefig, atomic_write_text
 
-from . import least_change, outcomes, sensitivity
+from . import decomposition, least_change, outcomes, sensitivity
 from .runner import DEFAULT_OUT, ROOT, ExperimentError, read_design, run_dir
 from .scenarios import GROUPS
 
@@ -74,6 +74,7 @@ class Analysis:
         self.labels = [lab for lab in self.labels if lab in set(self.summary["label"])]
         self.annual = outcomes.annual_table(self.summary, self.targets)
         self.diffs = outcomes.paired_differences(self.summary, "baseline")
+        self.decomposition = decomposition.decomposition_table(self.summary)
         self.types = outcomes.type_table(self.summary)
         self.adopting = outcomes.stock_table(self.summary, "adopting_doctors")
         self.patients = outcomes.stock_table(self.summary, "patients_ever")
@@ -168,27 +169,54 @@ def weekly_figure(a: Analysis, labels: list[str], title: str, observed):
     return fig
 
 
-def covid_figure(a: Analysis, observed):
-    """covid_2020 beside the baseline: weekly acts with bands, linear scale."""
+#: The history and the 2020 rules without the pandemic, beside the baseline: label, colour.
+HISTORY_LINES = (
+    ("baseline", "tab:blue"),
+    (decomposition.HISTORY, "tab:purple"),
+    (decomposition.NO_PANDEMIC, "tab:green"),
+)
+
+
+def history_figure(a: Analysis, observed):
+    """The history as it happened and the 2020 rules without the pandemic, beside the baseline:
+    weekly acts with bands, the observed figures and the targets."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
-    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    fig = Figure(figsize=(11, 4.8), layout="constrained")
     ax = fig.subplots()
-    for label, color in (("baseline", "tab:blue"), ("covid_2020", "tab:purple")):
+    stop = pd.Timestamp(a.design.end)
+    for label, color in HISTORY_LINES:
+        if label not in a.labels:
+            continue
         band = outcomes.weekly_bands(a.out, a.design.plan, label)
         if band.empty:
             continue
         ax.fill_between(band["week_start"], band["low"], band["high"], color=color, alpha=0.25)
         ax.plot(band["week_start"], band["mean"], color=color, lw=1.6, label=f"{label} (mean)")
-    _draw_observed(ax, observed, pd.Timestamp(a.design.end))
+    _draw_observed(ax, observed, stop)
+    for year, target in a.targets.items():
+        if pd.Timestamp(year, 12, 31) <= stop:
+            ax.hlines(
+                target / 52.18,
+                pd.Timestamp(year, 1, 1),
+                pd.Timestamp(year, 12, 31),
+                colors="tab:red",
+                linestyles="--",
+                lw=1,
+            )
     ax.set_yscale("log")
     ax.set_ylim(10, None)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_ylabel("acts per week (log scale)")
     ax.legend(loc="upper left", fontsize=9)
     ax.grid(True, alpha=0.3)
-    ax.set_title("The March 2020 regime (covid_2020) beside the no-COVID baseline", loc="left")
+    ax.set_title(
+        "As it happened, and the 2020 rules without the pandemic, beside the no-COVID baseline "
+        "(observed: black/orange; targets as weekly averages: red dashes)",
+        loc="left",
+        fontsize=9,
+    )
     return fig
 
 
@@ -498,25 +526,76 @@ def _paired_differences(a: Analysis, figures: dict[str, str]) -> list[str]:
     return out
 
 
-def _covid(a: Analysis, figures: dict[str, str]) -> list[str]:
-    """``covid_2020`` beside the baseline."""
-    out: list[str] = []
-    if "covid_2020" in a.labels:
-        out.append("## The March 2020 regime beside the baseline\n")
-        rows = []
+def _cell_text(c: dict | None) -> str:
+    if not c:
+        return "–"
+    return f"{_fmt(c['mean'])} [{_fmt(c['low'])}–{_fmt(c['high'])}]"
+
+
+def _hit_text(c: dict | None) -> str:
+    if not c or "p" not in c or not math.isfinite(c.get("p", float("nan"))):
+        return "–"
+    return f"{_p(c['p'])} [{_p(c['p_low'])}–{_p(c['p_high'])}]"
+
+
+def _history(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """The history as it happened, its decomposition, and the 2020 rules without the pandemic."""
+    shown = [lab for lab, _ in HISTORY_LINES if lab in a.labels]
+    if decomposition.HISTORY not in shown and decomposition.NO_PANDEMIC not in shown:
+        return []
+    out = ["## 2020-2021: the history, what explains it, and the 2020 rules without the pandemic\n"]
+    out.append(
+        "`as_it_happened` is the history with COVID (every dated regulatory change of the period "
+        "and the OxCGRT stringency index); its parameters were fitted to the 2018-2019 figures "
+        "and the 2020 figures up to the end of September 2020: every later figure is the model's "
+        "prediction. Acts per year, mean [5-95%], and the share of runs that hit the target "
+        "[90% interval of that share]:\n"
+    )
+    rows = []
+    for year in YEARS:
+        row = [str(year)]
+        for lab in shown:
+            c = a.cell(lab, year)
+            row += [_cell_text(c), _hit_text(c)]
+        rows.append(row)
+    header = ["year"] + [h for lab in shown for h in (lab, "P(hit)")]
+    out.append(_table(header, rows) + "\n")
+    if "history" in figures:
+        out.append(f"![history beside the baseline]({figures['history']})\n")
+    if decomposition.NO_PANDEMIC in a.labels:
+        answers = []
         for year in YEARS:
-            b, c = a.cell("baseline", year), a.cell("covid_2020", year)
-            if b and c:
-                rows.append(
-                    [
-                        str(year),
-                        f"{_fmt(b['mean'])} [{_fmt(b['low'])}–{_fmt(b['high'])}]",
-                        f"{_fmt(c['mean'])} [{_fmt(c['low'])}–{_fmt(c['high'])}]",
-                        _p(c.get("p")),
-                    ]
+            c = a.cell(decomposition.NO_PANDEMIC, year)
+            if c and "target" in c:
+                answers.append(
+                    f"{_fmt(c['target'])} in {year}: P(hit) {_hit_text(c)} (acts {_cell_text(c)})"
                 )
-        out.append(_table(["year", "baseline", "covid_2020", "covid_2020 hit share"], rows) + "\n")
-        out.append(f"![covid_2020 beside the baseline]({figures['covid']})\n")
+        if answers:
+            out.append(
+                "**The 2020 rules without the pandemic, from 15 Sep 2018** (rules waived for every "
+                "patient, 100% coverage, free platforms, phone teleconsultation; no lockdown): "
+                + "; ".join(answers)
+                + ".\n"
+            )
+    if not a.decomposition.empty:
+        out.append(
+            "### What each component explains\n\nActs of the history minus acts of the same "
+            "history without one component, paired on parameter set and seed (mean [5-95%]); "
+            "components interact, so the shares need not add up to one.\n"
+        )
+        rows = [
+            [
+                r.component,
+                str(r.year),
+                f"{_fmt(r.explained_mean)} [{_fmt(r.explained_low)}–{_fmt(r.explained_high)}]",
+                f"{r.share_mean:.0%} [{r.share_low:.0%}–{r.share_high:.0%}]",
+                str(r.n),
+            ]
+            for r in a.decomposition.itertuples()
+        ]
+        out.append(_table(["component", "year", "acts explained", "share", "runs"], rows) + "\n")
+        if "decomposition" in figures:
+            out.append(f"![decomposition]({figures['decomposition']})\n")
     return out
 
 
@@ -734,7 +813,7 @@ SECTIONS = (
     _annual_acts,
     _baseline,
     _paired_differences,
-    _covid,
+    _history,
     _weekly,
     _least_change,
     _sensitivity,
@@ -782,8 +861,10 @@ def write_report(out: str | Path = DEFAULT_OUT, report_dir: str | Path = DEFAULT
         for name, labels in groups.items():
             if labels:
                 save(weekly_figure(a, labels, name.split("_", 2)[-1], observed), name)
-        if "covid_2020" in a.labels and "baseline" in a.labels:
-            save(covid_figure(a, observed), "covid")
+        if {decomposition.HISTORY, decomposition.NO_PANDEMIC} & set(a.labels):
+            save(history_figure(a, observed), "history")
+        if not a.decomposition.empty:
+            save(decomposition.decomposition_figure(a.decomposition), "decomposition")
         if not a.sa.empty:
             save(sensitivity_figure(a), "sensitivity")
         if not a.regions.empty:
@@ -792,6 +873,7 @@ def write_report(out: str | Path = DEFAULT_OUT, report_dir: str | Path = DEFAULT
             "runs.csv": a.summary,
             "annual.csv": a.annual,
             "paired_differences.csv": a.diffs,
+            "decomposition.csv": a.decomposition,
             "doctor_types.csv": a.types,
             "adopting_doctors.csv": a.adopting,
             "regions.csv": a.regions,
