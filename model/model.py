@@ -63,6 +63,7 @@ from .params import Levers, Uncertainties
 from .policy import WeekPolicy, lockdown_demand, week_policy
 from .population import (
     GP,
+    HOSPITAL,
     SPECIALIST,
     STREAM_USAGE,
     Population,
@@ -307,6 +308,7 @@ class Cells:
         "doc": np.int32,
         "rank": np.int32,  # the doctor's rank in the order of adoption (cells follow it)
         "key": np.uint8,
+        "xkey": np.uint16,  # key, plus N_KEYS for second-line doctors (specialists, hospital)
         "start": np.int64,
         "size": np.int32,
         "aware": np.int32,
@@ -472,6 +474,7 @@ class TeleModel(mesa.Model):
         self._reach_at = None  # threshold of the live lists: video, or everyone once phone was on
         self._phone_seen = False
         self._mt_docs = d.pri_count > 0  # doctors with a médecin-traitant list
+        self._second_line = np.isin(d.kind, (SPECIALIST, HOSPITAL)).astype(np.uint16)
         self._repeat_mean_mt = np.empty((N_AGES, nd))  # the part of repeat means on MT ties
 
     # ------------------------------------------------------------------------------------------
@@ -623,6 +626,7 @@ class TeleModel(mesa.Model):
         cells.rank[ids] = self._rank[owner]
         cells.key[ids] = key[first]
         cells.mt[ids] = self._mt_docs[owner] & ((key[first] & 2) > 0)
+        cells.xkey[ids] = key[first] + N_KEYS * self._second_line[owner]
         cells.start[ids] = slot0 + first
         cells.size[ids] = np.diff(np.append(first, row.size))
         cells.entries[slot0 : slot0 + row.size] = patient
@@ -772,8 +776,9 @@ class TeleModel(mesa.Model):
 
     # --- patients: the week -------------------------------------------------------------------
     def _choice_tables(self, pol: WeekPolicy) -> np.ndarray:
-        """Per cell key: need x choice probability x eligibility, for first and repeat uses, by
-        video and by phone (rows: first video, repeat video, first phone, repeat phone)."""
+        """Per extended cell key (key, then key + N_KEYS for second-line doctors): need x choice
+        probability x eligibility, for first and repeat uses, by video and by phone (rows: first
+        video, repeat video, first phone, repeat phone)."""
         unc, pop = self.unc, self.pop
         key = np.arange(N_KEYS)
         age, klass = key // N_CLASSES, key % N_CLASSES
@@ -788,8 +793,10 @@ class TeleModel(mesa.Model):
         ok = rules.eligible_share(ok, pol.rules_waiver)
         logit = rules.choice_logit(unc, age, desert, 1.0 - pol.coverage, pol.choice_shift)
         base = pop.age_need[age] * ok * pol.need_factor
+        base = np.concatenate([base, base * pol.second_line_need_factor])
+        logit = np.concatenate([logit, logit])
         again = unc.repeat_need_ratio
-        tables = np.zeros((4, N_KEYS))
+        tables = np.zeros((4, 2 * N_KEYS))
         for row, shift in ((0, 0.0), (2, unc.phone_choice)):
             if row == 2 and not pol.phone:
                 break
@@ -806,9 +813,9 @@ class TeleModel(mesa.Model):
         if self._first_table is None or not np.array_equal(first, self._first_table):
             self._first_table, lo = first, 0
         rdt = self._rdt[c.doc[lo:n]]
-        np.take(first[0], c.key[lo:n], out=c.cf[lo:n])
+        np.take(first[0], c.xkey[lo:n], out=c.cf[lo:n])
         c.cf[lo:n] *= rdt
-        np.take(first[1], c.key[lo:n], out=c.cfp[lo:n])
+        np.take(first[1], c.xkey[lo:n], out=c.cfp[lo:n])
         c.cfp[lo:n] *= rdt
         self._cf_cells = n
         repeat = tables[[1, 3]]
@@ -816,8 +823,8 @@ class TeleModel(mesa.Model):
             return
         self._repeat_table = repeat
         m = self._n_adopters  # only the adopting doctors' columns are used
-        key = c.key[:n]
-        pair = (key // N_CLASSES).astype(np.int64) * m + c.rank[:n]
+        key = c.xkey[:n]
+        pair = (c.key[:n] // N_CLASSES).astype(np.int64) * m + c.rank[:n]
         weights = (repeat[0][key] * c.users[:n] + repeat[1][key] * c.users_p[:n]) * self._rdt[
             c.doc[:n]
         ]
@@ -1034,7 +1041,7 @@ class TeleModel(mesa.Model):
             users[ids] += n_new.astype(np.int64)
             pair = (c.key[ids] // N_CLASSES).astype(np.int64) * d.n + c.rank[ids]
             table = self._repeat_table[0 if channel else 1]
-            weight = table[c.key[ids]] * self._rdt[c.doc[ids]] * n_new
+            weight = table[c.xkey[ids]] * self._rdt[c.doc[ids]] * n_new
             np.add.at(self._repeat_mean.reshape(-1), pair, weight)
             np.add.at(self._repeat_mean_mt.reshape(-1), pair, weight * c.mt[ids])
 

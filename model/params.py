@@ -334,6 +334,14 @@ class Uncertainties(_Params):
         "share of consultation needs lost at stringency 100 (derived: GP consultations of April "
         "2020 against January 2020; not separable from lockdown_choice by acts alone, not fitted)",
     )
+    lockdown_specialist_drop: float = _p(
+        0.3,
+        0.0,
+        0.9,
+        "further share of specialists' and hospital doctors' consultation needs lost at "
+        "stringency 100 (follow-ups postponed, while first-line care went on)",
+        True,
+    )
     lockdown_choice: float = _p(
         3.0,
         0.0,

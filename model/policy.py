@@ -66,6 +66,7 @@ class WeekPolicy:
     external_multiplier: float  # multiplier on the external adoption pull
     choice_shift: float  # log-odds shift of patients' video choice
     need_factor: float  # multiplier of consultation needs (lockdowns, August)
+    second_line_need_factor: float  # extra multiplier for specialists and hospital doctors
     phone: bool  # audio-only acts reimbursed: the video barrier is lifted
     capacity_share: float  # largest share of a doctor's weekly activity that can go remote
     campaign: float  # extra awareness hazard per year from a national campaign
@@ -219,6 +220,7 @@ def week_policy(
         external_multiplier=1.0 + unc.lockdown_pull * s,
         choice_shift=unc.lockdown_choice * excess + unc.lockdown_memory * memory,
         need_factor=need,
+        second_line_need_factor=1.0 - unc.lockdown_specialist_drop * s,
         phone=phone,
         capacity_share=capacity,
         campaign=levers.awareness_campaign

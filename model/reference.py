@@ -24,7 +24,7 @@ from .inputs import DOCTOR_TYPES, Inputs
 from .model import TeleModel
 from .params import Levers, Uncertainties
 from .policy import lockdown_demand, week_policy
-from .population import SPECIALIST, Population, build_population
+from .population import HOSPITAL, SPECIALIST, Population, build_population
 
 DT = 1.0 / WEEKS_PER_YEAR
 
@@ -223,9 +223,13 @@ class ReferenceModel(mesa.Model):
         return ties
 
     def need_rate(self, doc: int) -> float:
-        """Yearly need rate of one person on a tie with ``doc`` (before the age factor)."""
+        """Yearly need rate of one person on a tie with ``doc`` (before the age factor), with the
+        week's extra drop for second-line doctors."""
         d = self.pop.doctors
-        return float(self.pop.gp_rate if d.pri_count[doc] > 0 else d.sec_rate[doc])
+        rate = float(self.pop.gp_rate if d.pri_count[doc] > 0 else d.sec_rate[doc])
+        if d.kind[doc] in (SPECIALIST, HOSPITAL):
+            rate *= self.policy.second_line_need_factor
+        return rate
 
     def run(self) -> ReferenceModel:
         while self.week < self.n_weeks:
