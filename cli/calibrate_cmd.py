@@ -104,6 +104,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="comma-separated uncertainties to search (default: those marked fitted)",
     )
     p.add_argument(
+        "--base",
+        type=Path,
+        default=None,
+        help="parameter file (JSON, e.g. calibration/calibrated.json) fixing the uncertainties "
+        "not searched and giving the search its starting point (default: planning defaults); "
+        "for a calibration in stages",
+    )
+    p.add_argument(
         "--observed",
         type=Path,
         default=None,
@@ -117,6 +125,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_executor_arguments(p)
     return p
+
+
+def _base_values(path: Path | None) -> tuple:
+    """The uncertainties of a parameter file, as the settings' ``base`` (validated)."""
+    if path is None:
+        return ()
+    from model.simulate import load_uncertainties
+
+    return tuple(sorted(load_uncertainties(path).to_dict().items()))
 
 
 def run(args) -> int:
@@ -136,6 +153,7 @@ def run(args) -> int:
         params=params,
         report_replicates=args.report_replicates,
         ensemble_samples=args.ensemble_samples,
+        base=_base_values(args.base),
     )
     out = args.out or default_run_dir(args.until)
     observed = args.observed or OBSERVED_CSV
