@@ -79,7 +79,11 @@ def engine_vs_reference(regime: str) -> dict:
     else:  # rules lifted, full coverage, lockdown demand: first uses dominate
         start = dt.date(2018, 9, 15)
         unc = Uncertainties(
-            p_external=0.5, open_share=0.3, awareness_media=1.0, covid_lockdown_logit=5.0
+            p_external=0.5,
+            open_share=0.3,
+            awareness_media=1.0,
+            lockdown_choice=5.0,
+            lockdown_need_drop=0.0,
         )
         levers = Levers(
             known_patient_rule_until=start,

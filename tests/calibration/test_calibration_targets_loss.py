@@ -33,7 +33,10 @@ def test_targets_file_is_typed_and_complete():
     ids = {t.id for t in targets}
     assert len(ids) == len(targets)
     train = training_targets(targets)
-    assert len(train) == 25
+    assert len(train) == 37
+    # 25 figures of 2018-2019 and 12 of the 2020 regime, each window on its own
+    assert len(training_targets(targets, windows=("2018-2019",))) == 25
+    assert len(training_targets(targets, windows=("2020",))) == 12
     assert {t.use for t in targets} == {"train", "context", "target"}
     assert {"c_2019_09_15", "s_idf_year1", "d_year1", "p_year1", "s_gp_year1"} <= ids
     early = training_targets(targets, "2019-03-17")
