@@ -52,6 +52,19 @@ def best_uncertainties() -> tuple[Uncertainties, str]:
     return Uncertainties(), "planning defaults (not calibrated)"
 
 
+def resolve_uncertainties(value: Uncertainties | dict | None) -> Uncertainties:
+    """The uncertainties a run uses: a full :class:`Uncertainties` as it is; ``None`` the best set
+    (:func:`best_uncertainties`); a mapping, even a partial one, the best set with the values it
+    names changed. So an outside client (EMA Workbench, ``mesa.batch_run``) that passes only what
+    it varies keeps the calibrated values of everything else.
+    """
+    if isinstance(value, Uncertainties):
+        return value
+    if value is None or isinstance(value, dict):
+        return coerce_uncertainties(value or {}, base=best_uncertainties()[0])
+    return coerce_uncertainties(value)  # raises the error naming the expected types
+
+
 #: Keys under which a parameter file may hold its uncertainty values (else the top level).
 UNCERTAINTY_KEYS = ("uncertainties", "parameters", "values")
 
@@ -115,9 +128,7 @@ def run_model(
     inputs: Inputs | None = None,
 ) -> TeleModel:
     """Build and run a :class:`TeleModel`, returning it (for callers that want its state)."""
-    unc = coerce_uncertainties(uncertainties)
-    if unc is None:
-        unc = best_uncertainties()[0]
+    unc = resolve_uncertainties(uncertainties)
     lev = coerce_levers(levers)
     seed = _check_seed(seed)
     scale = _check_scale(scale)
@@ -140,8 +151,11 @@ def simulate(
 
     Args:
         uncertainties: behavioural parameters; None means the project's best set
-            (the committed calibration once it exists, see :func:`best_uncertainties`).
-        levers: policy levers; None means the baseline (rules and dates as they were, no COVID).
+            (the committed calibration once it exists, see :func:`best_uncertainties`); a dict
+            (even a partial one) overlays the best set: the values it names, the best set's for
+            the rest (:func:`resolve_uncertainties`).
+        levers: policy levers; None means the baseline (rules and dates as they were, no COVID);
+            a dict (even a partial one) overlays the baseline.
         seed: the root seed; every random stream of the run derives from it.
         end: last day covered (inclusive); row k covers 15 Sep 2018 + 7k days, 7 days.
         scale: persons per patient agent (1 = the whole population); default ``DEFAULT_SCALE``.
