@@ -19,7 +19,7 @@ import pandas as pd
 from calibration.targets import OBSERVED_CSV, annual_targets, load_observed
 from infra.atomic import atomic_dir, atomic_savefig, atomic_write_text
 
-from . import least_change, outcomes, sensitivity
+from . import costs, least_change, outcomes, sensitivity
 from .runner import DEFAULT_OUT, ROOT, ExperimentError, read_design, run_dir
 from .scenarios import GROUPS
 
@@ -74,6 +74,7 @@ class Analysis:
         self.labels = [lab for lab in self.labels if lab in set(self.summary["label"])]
         self.annual = outcomes.annual_table(self.summary, self.targets)
         self.diffs = outcomes.paired_differences(self.summary, "baseline")
+        self.costs = costs.scenario_costs(self.summary, "baseline")
         self.types = outcomes.type_table(self.summary)
         self.adopting = outcomes.stock_table(self.summary, "adopting_doctors")
         self.patients = outcomes.stock_table(self.summary, "patients_ever")
@@ -498,6 +499,64 @@ def _paired_differences(a: Analysis, figures: dict[str, str]) -> list[str]:
     return out
 
 
+def _meur(v: float | None) -> str:
+    """Euros as millions with one decimal (``12.3``)."""
+    return "–" if v is None or not math.isfinite(v) else f"{v / 1e6:,.1f}"
+
+
+def _public_cost(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """Public cost per scenario and cost per extra act, paired with the baseline."""
+    out: list[str] = ["## Public cost (million EUR, 15 Sep 2018 – 31 Dec 2021)\n"]
+    if a.costs.empty:
+        return out + ["No runs to cost.\n"]
+    unit = costs.unit_costs()
+    out.append(
+        "What the national insurance and the State pay: the insurance share of every act "
+        f"(coverage × {unit['tariff_eur']:g} EUR) and what the levers pay (equipment aid, "
+        "platform subsidy, campaign, pharmacy points), unit costs from "
+        "`experiments/data/costs.csv` (sources and assumptions in its README). *Net* counts, "
+        f"for the {unit['substitution_share']:.0%} of acts assumed to replace an in-person "
+        "consultation, only the insurance share above the in-person one "
+        f"({unit['in_person_insurance_share']:.0%}); *gross* counts every act's share as new "
+        "spending. The searches minimise the net cost. Extra cost and acts are paired "
+        "differences from the baseline (mean [5–95%]); EUR per extra act = mean extra cost / "
+        "mean extra acts.\n"
+    )
+    rows = []
+    for label in a.labels:
+        part = a.costs[a.costs["label"] == label]
+        if part.empty:
+            continue
+        r = part.iloc[0]
+        extra = label != "baseline" and "extra_cost" in r and math.isfinite(r["extra_cost"])
+        flags = costs.unpriced(a.design.scenarios[label]["levers"])
+        rows.append(
+            [
+                f"`{label}`" + (f" (unpriced: {', '.join(flags)})" if flags else ""),
+                f"{_meur(r['cost_net'])} [{_meur(r['cost_net_low'])}–{_meur(r['cost_net_high'])}]",
+                f"{_meur(r['cost_gross'])}",
+                f"{_meur(r['extra_cost'])} [{_meur(r['extra_cost_low'])}–"
+                f"{_meur(r['extra_cost_high'])}]"
+                if extra
+                else "–",
+                f"{_fmt(r['extra_acts'])}" if extra else "–",
+                f"{_fmt(r['eur_per_extra_act'], 2)}" if extra else "–",
+                f"{_fmt(r['gross_eur_per_extra_act'], 2)}" if extra else "–",
+            ]
+        )
+    header = [
+        "scenario",
+        "net cost",
+        "gross cost",
+        "extra net cost",
+        "extra acts",
+        "EUR per extra act (net)",
+        "EUR per extra act (gross)",
+    ]
+    out.append(_table(header, rows) + "\n")
+    return out
+
+
 def _covid(a: Analysis, figures: dict[str, str]) -> list[str]:
     """``covid_2020`` beside the baseline."""
     out: list[str] = []
@@ -530,60 +589,36 @@ def _weekly(a: Analysis, figures: dict[str, str]) -> list[str]:
 
 
 def _least_change(a: Analysis, figures: dict[str, str]) -> list[str]:
-    """Least change per lever."""
+    """Least change per lever: one row per lever, one column per target and level."""
     out: list[str] = []
     out.append("## Least change per lever (one lever at a time)\n")
     if a.lc.empty:
         out.append("Not computed (run `telesim experiment --least-change`).\n")
-    else:
-        r0 = a.lc.iloc[0]
+        return out
+    r0 = a.lc.iloc[0]
+    out.append(
+        f"Each lever moved alone from its baseline towards its strongest setting; "
+        f"{int(r0['replicates'])} replicates per point (the experiment's first ones), "
+        "bisection in lockstep, then `scipy.optimize.brentq` on the interpolated response "
+        "inside the final bracket. A cell is the evaluated setting known to reach the target "
+        "with at least that share of runs, and in brackets the estimate interpolated inside "
+        "the bracket still open (more `--lc-rounds` narrow it); – means not with this lever "
+        "alone. Brackets in `tables/least_change.csv`.\n"
+    )
+    reaching, nothing = least_change.compact(a.lc)
+    if len(reaching):
+        columns = [c for c in reaching.columns if c not in ("lever", "question")]
+        rows = [
+            [f"`{r['lever']}`", r["question"], *[r[c] for c in columns]]
+            for _, r in reaching.iterrows()
+        ]
+        out.append(_table(["lever", "least change sought", *columns], rows) + "\n")
+    if len(nothing):
+        names = ", ".join(f"`{r.lever}` (up to {r.strongest_value})" for r in nothing.itertuples())
         out.append(
-            f"Each lever moved alone from its baseline towards its strongest setting; "
-            f"{int(r0['replicates'])} replicates per point (the experiment's first ones), "
-            "bisection in lockstep, then `scipy.optimize.brentq` on the interpolated response "
-            "inside the final bracket. *Reaches it at* is the evaluated setting known to reach "
-            "the target with at least that share of runs; *between* is the bracket still open "
-            "(more `--lc-rounds` narrow it); *estimate* interpolates within it.\n"
-        )
-        rows = []
-        for r in a.lc.itertuples():
-            if r.status == "unreachable":
-                answer = f"not reachable with this lever alone (up to {r.strongest_value})"
-                between = est = "–"
-            elif r.status == "baseline":
-                answer, between, est = "already at baseline", "–", "–"
-            elif r.status == "bracket":
-                answer = str(r.value_high)
-                between = f"{r.value_low} … {r.value_high}"
-                est = str(r.value_estimate)
-            else:
-                answer, between, est = "not evaluated", "–", "–"
-            flag = "" if r.monotone else " (non-monotone points)"
-            rows.append(
-                [
-                    f"`{r.lever}`",
-                    r.question,
-                    f"{r.year}",
-                    f"{r.level:.1f}",
-                    answer + flag,
-                    between,
-                    est,
-                ]
-            )
-        out.append(
-            _table(
-                [
-                    "lever",
-                    "least change sought",
-                    "target",
-                    "P ≥",
-                    "reaches it at",
-                    "between",
-                    "estimate",
-                ],
-                rows,
-            )
-            + "\n"
+            f"Not reachable alone for any target and level ({len(nothing)} of "
+            f"{len(nothing) + len(reaching)} levers, each up to its strongest setting): "
+            f"{names}.\n"
         )
     return out
 
@@ -734,6 +769,7 @@ SECTIONS = (
     _annual_acts,
     _baseline,
     _paired_differences,
+    _public_cost,
     _covid,
     _weekly,
     _least_change,
@@ -792,6 +828,7 @@ def write_report(out: str | Path = DEFAULT_OUT, report_dir: str | Path = DEFAULT
             "runs.csv": a.summary,
             "annual.csv": a.annual,
             "paired_differences.csv": a.diffs,
+            "costs.csv": a.costs,
             "doctor_types.csv": a.types,
             "adopting_doctors.csv": a.adopting,
             "regions.csv": a.regions,
