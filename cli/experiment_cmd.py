@@ -22,6 +22,12 @@ DEFAULT_REPLICATES = 4
 DEFAULT_LC_ROUNDS = 1
 DEFAULT_MORRIS_TRAJECTORIES = 2
 DEFAULT_SOBOL_N = 32
+#: The cheapest-package search and scenario discovery: packages x replicates and samples, sized
+#: to add about 6 minutes of CPU (3 of wall on 2 cores) to ``make run``; raise them for a study.
+DEFAULT_CP_REPLICATES = 10
+DEFAULT_CP_EVALUATIONS = 40
+DEFAULT_CP_POPULATION = 16
+DEFAULT_SD_SAMPLES = 160
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -105,6 +111,46 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=DEFAULT_SOBOL_N,
         help=f"Sobol base sample size, a power of 2 (default {DEFAULT_SOBOL_N})",
     )
+    p.add_argument(
+        "--cheapest",
+        action="store_true",
+        help="also search the cheapest package of levers that hits each target with P >= 0.5 "
+        "and P >= 0.9 (NSGA-II over cost and P(hit); needs the 'decision' extra)",
+    )
+    p.add_argument(
+        "--cp-levers", nargs="+", default=None, metavar="LEVER", help="levers a package sets (all)"
+    )
+    p.add_argument(
+        "--cp-replicates",
+        type=positive_int,
+        default=DEFAULT_CP_REPLICATES,
+        help=f"replicates per package, the experiment's first ones (default "
+        f"{DEFAULT_CP_REPLICATES}, at most --replicates)",
+    )
+    p.add_argument(
+        "--cp-evaluations",
+        type=positive_int,
+        default=DEFAULT_CP_EVALUATIONS,
+        help=f"packages evaluated in all (default {DEFAULT_CP_EVALUATIONS})",
+    )
+    p.add_argument(
+        "--cp-population",
+        type=positive_int,
+        default=DEFAULT_CP_POPULATION,
+        help=f"NSGA-II population (default {DEFAULT_CP_POPULATION})",
+    )
+    p.add_argument(
+        "--discovery",
+        action="store_true",
+        help="also run scenario discovery: PRIM boxes of the conditions under which each target "
+        "is hit, over levers and the calibration's uncertainty (needs the 'decision' extra)",
+    )
+    p.add_argument(
+        "--sd-samples",
+        type=positive_int,
+        default=DEFAULT_SD_SAMPLES,
+        help=f"runs of the discovery design (default {DEFAULT_SD_SAMPLES})",
+    )
     p.add_argument("--report", action="store_true", help="write the report when done")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_executor_arguments(p)
@@ -128,6 +174,10 @@ def run(args) -> int:
         scenarios.insert(0, load_scenario("baseline"))
     if args.lc_levers:
         least_change.lever_paths(args.lc_levers)
+    if args.cheapest or args.discovery:
+        from experiments import cheapest
+
+        cheapest.search_space(args.cp_levers)
     from model.calendar import parse_end
 
     try:
@@ -180,6 +230,40 @@ def run(args) -> int:
             )
             print(
                 f"sensitivity ({args.sensitivity}): {len(record['runs'])} runs to 2019-12-31 in "
+                f"{time.perf_counter() - t1:.0f} s",
+                file=sys.stderr,
+            )
+        if args.cheapest:
+            from experiments import cheapest
+
+            t1 = time.perf_counter()
+            record = cheapest.run_cheapest(
+                out,
+                levers=args.cp_levers,
+                replicates=min(args.cp_replicates, args.replicates),
+                evaluations=args.cp_evaluations,
+                population=args.cp_population,
+                executor=executor,
+                progress=progress,
+            )
+            print(
+                f"cheapest package: {len(record['evaluated'])} packages x "
+                f"{record['replicates']} replicates in {time.perf_counter() - t1:.0f} s",
+                file=sys.stderr,
+            )
+        if args.discovery:
+            from experiments import discovery
+
+            t1 = time.perf_counter()
+            record = discovery.run_discovery(
+                out,
+                samples=args.sd_samples,
+                levers=args.cp_levers,
+                executor=executor,
+                progress=progress,
+            )
+            print(
+                f"scenario discovery: {len(record['samples'])} runs in "
                 f"{time.perf_counter() - t1:.0f} s",
                 file=sys.stderr,
             )

@@ -19,7 +19,7 @@ import pandas as pd
 from calibration.targets import OBSERVED_CSV, annual_targets, load_observed
 from infra.atomic import atomic_dir, atomic_savefig, atomic_write_text
 
-from . import costs, least_change, outcomes, sensitivity
+from . import cheapest, costs, discovery, least_change, outcomes, sensitivity
 from .runner import DEFAULT_OUT, ROOT, ExperimentError, read_design, run_dir
 from .scenarios import GROUPS
 
@@ -57,6 +57,15 @@ def _order(name: str, record: dict[str, Any]) -> tuple:
     return (rank, name != "baseline", name)
 
 
+def _has_discovery(out: Path) -> bool:
+    return (out / discovery.SD_FILE).is_file()
+
+
+def _uses_sets(record: dict[str, Any], param_ids: set[str]) -> bool:
+    """Whether a search's record used only these parameter sets (else it is stale)."""
+    return {rep["param_id"] for rep in record.get("plan", [])} <= param_ids
+
+
 class Analysis:
     """Everything the report shows, computed once from the experiment folder."""
 
@@ -84,6 +93,10 @@ class Analysis:
         if len(self.lc) and not least_change.uses_sets(self.out, set(design.param_sets)):
             self.lc = pd.DataFrame()  # searched with parameter sets the experiment replaced
         self.sa, self.sa_info = sensitivity.analyse(self.out)
+        self.sd = discovery.analyse(self.out, self.targets) if _has_discovery(self.out) else None
+        self.cp = cheapest.analyse(self.out)
+        if self.cp and not _uses_sets(self.cp["record"], set(design.param_sets)):
+            self.cp = {}  # searched with parameter sets the experiment replaced
         paths = [
             run_dir(self.out, lab, r["param_id"], r["seed"])
             for lab in self.labels
@@ -623,6 +636,102 @@ def _least_change(a: Analysis, figures: dict[str, str]) -> list[str]:
     return out
 
 
+def _cheapest(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """The cheapest package per target and level, and the cost–P(hit) Pareto fronts."""
+    out: list[str] = ["## Cheapest package per target\n"]
+    if not a.cp or a.cp["archive"].empty:
+        out.append("Not computed (run `telesim experiment --cheapest`).\n")
+        return out
+    rec, archive = a.cp["record"], a.cp["archive"]
+    out.append(
+        f"{len(archive)} packages evaluated (NSGA-II, population {rec['population']}, seed "
+        f"{rec['seed']}; the first generation a Latin hypercube with the two corners), each on "
+        f"the same {rec['replicates']} replicates (common random numbers: the experiment's "
+        "first parameter sets and seeds). A package sets the levers "
+        + ", ".join(f"`{d['lever']}`" for d in rec["dimensions"])
+        + " together, from their cheapest to their strongest setting. Cost: the net public "
+        "cost (section *Public cost*), mean [5–95%] over the replicates; P(hit): the share of "
+        "the replicates reaching the target, with its 90% Jeffreys interval. The chance "
+        "constraint P(hit) ≥ level is read on those replicates; a cheaper package may exist "
+        "that the search did not evaluate (raise `--cp-evaluations`).\n"
+    )
+    rows = []
+    for r in a.cp["answers"].to_dict("records"):
+        p = f"p_{r['year']}"
+        if r["found"]:
+            rows.append(
+                [
+                    f"{r['year']}: {r['target']:,.0f}",
+                    f"{r['level']:g}",
+                    r["package"],
+                    f"{_meur(r['cost'])} [{_meur(r['cost_low'])}–{_meur(r['cost_high'])}]",
+                    _meur(r["cost_gross"]),
+                    f"{_p(r[p])} [{_p(r[p + '_low'])}–{_p(r[p + '_high'])}]",
+                ]
+            )
+        else:
+            rows.append(
+                [
+                    f"{r['year']}: {r['target']:,.0f}",
+                    f"{r['level']:g}",
+                    f"none of the {r['candidates']} evaluated (best P(hit) {_p(r['best_p'])})",
+                    "–",
+                    "–",
+                    "–",
+                ]
+            )
+    header = ["target", "P ≥", "cheapest package found", "net cost", "gross cost", "P(hit)"]
+    out.append(_table(header, rows) + "\n")
+    base = a.cp.get("baseline") or {}
+    if base:
+        out.append(
+            f"The baseline on the same replicates: net cost {_meur(base['cost'])} million EUR; "
+            + ", ".join(f"P(hit {y}) {_p(base.get(f'p_{y}'))}" for y in a.cp["targets"])
+            + ".\n"
+        )
+    out.append(f"![cost against P(hit)]({figures['cheapest']})\n")
+    return out
+
+
+def _discovery(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """PRIM boxes: under which conditions each target is hit."""
+    out: list[str] = ["## Under which conditions is each target hit? (scenario discovery)\n"]
+    if a.sd is None or a.sd.empty:
+        out.append("Not computed (run `telesim experiment --discovery`).\n")
+        return out
+    runs = int(a.sd["runs"].iloc[0])
+    out.append(
+        f"{runs} runs, each a package drawn from a Latin hypercube over the levers of the "
+        "cheapest-package search and a parameter set drawn from the calibration's (in proportion "
+        "to its weight), with a seed of its own. PRIM (EMA Workbench) peels the box of levers and "
+        "uncertainties where the target is hit most often; the box shown is the one of highest "
+        "*coverage* (share of all hits inside it) whose *density* (share of hits among its "
+        f"runs) reaches {discovery.DENSITY_GOAL:g}, else the densest. *Mass*: share of the runs "
+        "inside it. Only the restricted dimensions are listed; a date lever *by D* means set on "
+        "or before D.\n"
+    )
+    rows = []
+    for r in a.sd.to_dict("records"):
+        head = [f"{r['year']}: {r['target']:,.0f}", f"{r['hit_share']:.2f}"]
+        if not isinstance(r.get("box"), str):
+            never = "never hit in the design" if r["hit_share"] == 0 else "always hit"
+            rows.append([*head, never, "–", "–", "–"])
+            continue
+        flag = "" if r["met_goal"] else " (density goal not met)"
+        rows.append(
+            [
+                *head,
+                (r["box"] or "no restriction") + flag,
+                f"{r['coverage']:.2f}",
+                f"{r['density']:.2f}",
+                f"{r['mass']:.2f} ({int(r['runs_in_box'])} runs)",
+            ]
+        )
+    header = ["target", "hit share", "box (restricted dimensions)", "coverage", "density", "mass"]
+    out.append(_table(header, rows) + "\n")
+    return out
+
+
 def _sensitivity(a: Analysis, figures: dict[str, str]) -> list[str]:
     """Sensitivity of the 2019 total to the uncertainties."""
     out: list[str] = []
@@ -773,6 +882,8 @@ SECTIONS = (
     _covid,
     _weekly,
     _least_change,
+    _cheapest,
+    _discovery,
     _sensitivity,
     _stocks,
     _doctor_types,
@@ -788,6 +899,19 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
     for section in SECTIONS:
         out += section(a, figures)
     return "\n".join(out)
+
+
+def _cheapest_tables(a: Analysis) -> dict[str, pd.DataFrame]:
+    """The cheapest-package search's CSV tables (every package evaluated, the answers)."""
+    if not a.cp:
+        return {}
+    archive = a.cp["archive"].drop(columns=["levers"], errors="ignore")
+    answers = a.cp["answers"].drop(columns=["levers"], errors="ignore")
+    return {"cheapest_packages.csv": archive, "cheapest_answers.csv": answers}
+
+
+def _discovery_tables(a: Analysis) -> dict[str, pd.DataFrame]:
+    return {} if a.sd is None else {"discovery_boxes.csv": a.sd}
 
 
 def write_report(out: str | Path = DEFAULT_OUT, report_dir: str | Path = DEFAULT_REPORT) -> Path:
@@ -822,6 +946,8 @@ def write_report(out: str | Path = DEFAULT_OUT, report_dir: str | Path = DEFAULT
             save(covid_figure(a, observed), "covid")
         if not a.sa.empty:
             save(sensitivity_figure(a), "sensitivity")
+        if a.cp and not a.cp["archive"].empty:
+            save(cheapest.front_figure(a.cp), "cheapest")
         if not a.regions.empty:
             save(region_figure(a), "regions")
         tables = {
@@ -834,6 +960,8 @@ def write_report(out: str | Path = DEFAULT_OUT, report_dir: str | Path = DEFAULT
             "regions.csv": a.regions,
             "least_change.csv": a.lc,
             "sensitivity.csv": a.sa,
+            **_cheapest_tables(a),
+            **_discovery_tables(a),
         }
         for name, frame in tables.items():
             atomic_write_text(tmp / "tables" / name, frame.to_csv(index=False, float_format="%.6g"))
