@@ -236,36 +236,32 @@ def run(args) -> int:
         if args.cheapest:
             from experiments import cheapest
 
-            t1 = time.perf_counter()
-            record = cheapest.run_cheapest(
-                out,
-                levers=args.cp_levers,
-                replicates=min(args.cp_replicates, args.replicates),
-                evaluations=args.cp_evaluations,
-                population=args.cp_population,
-                executor=executor,
-                progress=progress,
-            )
-            print(
-                f"cheapest package: {len(record['evaluated'])} packages x "
-                f"{record['replicates']} replicates in {time.perf_counter() - t1:.0f} s",
-                file=sys.stderr,
+            _timed(
+                "cheapest package",
+                lambda: cheapest.run_cheapest(
+                    out,
+                    levers=args.cp_levers,
+                    replicates=min(args.cp_replicates, args.replicates),
+                    evaluations=args.cp_evaluations,
+                    population=args.cp_population,
+                    executor=executor,
+                    progress=progress,
+                ),
+                lambda r: f"{len(r['evaluated'])} packages x {r['replicates']} replicates",
             )
         if args.discovery:
             from experiments import discovery
 
-            t1 = time.perf_counter()
-            record = discovery.run_discovery(
-                out,
-                samples=args.sd_samples,
-                levers=args.cp_levers,
-                executor=executor,
-                progress=progress,
-            )
-            print(
-                f"scenario discovery: {len(record['samples'])} runs in "
-                f"{time.perf_counter() - t1:.0f} s",
-                file=sys.stderr,
+            _timed(
+                "scenario discovery",
+                lambda: discovery.run_discovery(
+                    out,
+                    samples=args.sd_samples,
+                    levers=args.cp_levers,
+                    executor=executor,
+                    progress=progress,
+                ),
+                lambda r: f"{len(r['samples'])} runs",
             )
     finally:
         executor.close()
@@ -275,3 +271,10 @@ def run(args) -> int:
 
         report.write_report(out)
     return 0
+
+
+def _timed(name: str, step, describe) -> None:
+    """Run one step of the experiment and say what it did and how long it took."""
+    t1 = time.perf_counter()
+    record = step()
+    print(f"{name}: {describe(record)} in {time.perf_counter() - t1:.0f} s", file=sys.stderr)

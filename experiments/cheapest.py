@@ -46,7 +46,7 @@ from infra.atomic import atomic_write_json
 
 from . import costs
 from .outcomes import hit_probability, interval, summary_table
-from .runner import Design, ExperimentError, RunSpec, execute, read_design
+from .runner import Design, ExperimentError, RunSpec, execute, read_design, replicate_specs
 
 #: The file recording the search and its evaluated packages.
 CP_FILE = "cheapest.json"
@@ -206,21 +206,7 @@ def package_text(levers: dict[str, Any]) -> str:
 
 
 def _specs(levers: dict[str, Any], design: Design, plan: Sequence[dict]) -> list[RunSpec]:
-    label = package_label(levers)
-    return [
-        RunSpec(
-            label=label,
-            param_id=rep["param_id"],
-            seed=rep["seed"],
-            levers=levers,
-            uncertainties=design.param_sets[rep["param_id"]]["values"],
-            end=design.end,
-            scale=design.scale,
-            replicate=rep["replicate"],
-            tables=("weekly",),
-        )
-        for rep in plan
-    ]
+    return replicate_specs(package_label(levers), levers, design, plan, tables=("weekly",))
 
 
 def score(

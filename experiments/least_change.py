@@ -45,7 +45,7 @@ from scipy import optimize
 from infra.atomic import atomic_write_json
 
 from .outcomes import summary_table
-from .runner import Design, ExperimentError, RunSpec, execute, read_design
+from .runner import Design, ExperimentError, RunSpec, execute, read_design, replicate_specs
 
 #: The probabilities the least change is computed for.
 LEVELS = (0.5, 0.9)
@@ -275,21 +275,7 @@ def _same(a: dict, b: dict) -> bool:
 
 
 def _specs(path: LeverPath, t: float, design: Design, plan: list[dict]) -> list[RunSpec]:
-    label = point_label(path, t, design)
-    levers = point_levers(path, t)
-    return [
-        RunSpec(
-            label=label,
-            param_id=rep["param_id"],
-            seed=rep["seed"],
-            levers=levers,
-            uncertainties=design.param_sets[rep["param_id"]]["values"],
-            end=design.end,
-            scale=design.scale,
-            replicate=rep["replicate"],
-        )
-        for rep in plan
-    ]
+    return replicate_specs(point_label(path, t, design), point_levers(path, t), design, plan)
 
 
 def _record(out: Path) -> dict[str, Any]:

@@ -203,6 +203,31 @@ class RunSpec:
         }
 
 
+def replicate_specs(
+    label: str,
+    levers: dict[str, Any],
+    design: Any,
+    plan: Sequence[dict[str, Any]],
+    tables: tuple[str, ...] = TABLES,
+) -> list[RunSpec]:
+    """One spec per replicate of ``plan`` for one lever set, with the design's parameter sets,
+    end and scale (a least-change point, a candidate package)."""
+    return [
+        RunSpec(
+            label=label,
+            param_id=rep["param_id"],
+            seed=rep["seed"],
+            levers=levers,
+            uncertainties=design.param_sets[rep["param_id"]]["values"],
+            end=design.end,
+            scale=design.scale,
+            replicate=rep["replicate"],
+            tables=tables,
+        )
+        for rep in plan
+    ]
+
+
 def run_one(spec: RunSpec) -> dict[str, Any]:
     """Run the model for one spec and return its frames (top level, so it pickles)."""
     from model import Levers, Uncertainties, simulate

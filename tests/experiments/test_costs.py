@@ -12,13 +12,13 @@ from model.calendar import WEEKS_PER_YEAR
 WEEKS = 10  # 15 Sep to 23 Nov 2018: every cost falls in 2018
 
 
-def _weekly(acts=100.0, doctolib=50.0, adopting=None) -> pd.DataFrame:
+def _weekly(acts=100.0, doctolib=50.0, adopting=None, weeks=WEEKS) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "week_start": pd.date_range("2018-09-15", periods=WEEKS, freq="7D"),
-            "acts": [acts] * WEEKS,
-            "acts_doctolib": [doctolib] * WEEKS,
-            "adopting_doctors": adopting if adopting is not None else list(range(WEEKS)),
+            "week_start": pd.date_range("2018-09-15", periods=weeks, freq="7D"),
+            "acts": [acts] * weeks,
+            "acts_doctolib": [doctolib] * weeks,
+            "adopting_doctors": adopting if adopting is not None else list(range(weeks)),
         }
     )
 
@@ -56,14 +56,7 @@ def test_a_hand_computed_package_adds_up():
 def test_baseline_acts_cost_nothing_net_and_the_aid_pays_earlier_adopters_at_its_start():
     # the baseline aid (525 EUR) starts on 1 Jan 2019: week 15 (29 Dec 2018 - 4 Jan 2019)
     weeks = 30
-    weekly = pd.DataFrame(
-        {
-            "week_start": pd.date_range("2018-09-15", periods=weeks, freq="7D"),
-            "acts": [10.0] * weeks,
-            "acts_doctolib": [0.0] * weeks,
-            "adopting_doctors": [min(k, 20) for k in range(weeks)],
-        }
-    )
+    weekly = _weekly(10.0, 0.0, [min(k, 20) for k in range(weeks)], weeks)
     euros = costs.weekly_costs(weekly, Levers())
     assert (euros["acts_net"] == 0).all()  # 70% coverage: what the in-person one cost
     assert euros["acts_gross"].sum() == pytest.approx(10 * weeks * 25 * 0.7)
@@ -76,14 +69,7 @@ def test_baseline_acts_cost_nothing_net_and_the_aid_pays_earlier_adopters_at_its
 
 def test_pharmacy_points_pay_the_first_year_then_yearly_aids():
     weeks = 80
-    weekly = pd.DataFrame(
-        {
-            "week_start": pd.date_range("2018-09-15", periods=weeks, freq="7D"),
-            "acts": [0.0] * weeks,
-            "acts_doctolib": [0.0] * weeks,
-            "adopting_doctors": [0] * weeks,
-        }
-    )
+    weekly = _weekly(0.0, 0.0, [0] * weeks, weeks)
     euros = costs.weekly_costs(
         weekly, Levers(pharmacy_points=10, pharmacy_points_from="2018-09-15")
     )
