@@ -122,6 +122,15 @@ def run_discovery(
 # the boxes
 
 
+def uses_sets(out: str | Path, param_ids: set[str]) -> bool:
+    """Whether a design is on disk and drew only from these parameter sets (else it is stale)."""
+    path = Path(out) / SD_FILE
+    if not path.is_file():
+        return False
+    record = json.loads(path.read_text(encoding="utf-8"))
+    return {s["param_id"] for s in record["samples"]} <= param_ids
+
+
 def design_table(out: str | Path) -> tuple[pd.DataFrame, list[Dimension], list[str]]:
     """The design read back from disk: one row per finished sample with the levers' positions
     (``u`` in [0, 1]), the uncertainties that vary across samples, acts per year; and the
@@ -155,7 +164,8 @@ def prim_box(
     x: pd.DataFrame, y: np.ndarray, density_goal: float = DENSITY_GOAL, **kwargs: Any
 ) -> dict[str, Any] | None:
     """The first PRIM box of ``y`` (booleans) over ``x``, chosen on the peeling trajectory: the
-    highest coverage among steps whose density reaches ``density_goal``, else the densest step.
+    highest coverage among steps whose density reaches ``density_goal`` (raised to half way from
+    the hit share to 1 when the hit share is above it), else the densest step.
 
     Returns coverage, density, mass, the number of runs in it, and ``limits``: ``{column: (low,
     high)}`` for the restricted columns only, ``None`` for a side left at the data's bound. None
@@ -164,6 +174,8 @@ def prim_box(
     y = np.asarray(y, dtype=bool)
     if y.all() or not y.any():
         return None
+    # a goal the whole space already meets says nothing: ask for half the way to certainty
+    density_goal = max(density_goal, 0.5 * (1.0 + float(y.mean())))
     prim = _prim()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

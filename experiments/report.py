@@ -57,10 +57,6 @@ def _order(name: str, record: dict[str, Any]) -> tuple:
     return (rank, name != "baseline", name)
 
 
-def _has_discovery(out: Path) -> bool:
-    return (out / discovery.SD_FILE).is_file()
-
-
 def _uses_sets(record: dict[str, Any], param_ids: set[str]) -> bool:
     """Whether a search's record used only these parameter sets (else it is stale)."""
     return {rep["param_id"] for rep in record.get("plan", [])} <= param_ids
@@ -93,7 +89,9 @@ class Analysis:
         if len(self.lc) and not least_change.uses_sets(self.out, set(design.param_sets)):
             self.lc = pd.DataFrame()  # searched with parameter sets the experiment replaced
         self.sa, self.sa_info = sensitivity.analyse(self.out)
-        self.sd = discovery.analyse(self.out, self.targets) if _has_discovery(self.out) else None
+        self.sd = None
+        if discovery.uses_sets(self.out, set(design.param_sets)):  # else drawn from older sets
+            self.sd = discovery.analyse(self.out, self.targets)
         self.cp = cheapest.analyse(self.out)
         if self.cp and not _uses_sets(self.cp["record"], set(design.param_sets)):
             self.cp = {}  # searched with parameter sets the experiment replaced
@@ -706,7 +704,8 @@ def _discovery(a: Analysis, figures: dict[str, str]) -> list[str]:
         "to its weight), with a seed of its own. PRIM (EMA Workbench) peels the box of levers and "
         "uncertainties where the target is hit most often; the box shown is the one of highest "
         "*coverage* (share of all hits inside it) whose *density* (share of hits among its "
-        f"runs) reaches {discovery.DENSITY_GOAL:g}, else the densest. *Mass*: share of the runs "
+        f"runs) reaches {discovery.DENSITY_GOAL:g} (or half way from the hit share to 1, if "
+        "higher), else the densest. *Mass*: share of the runs "
         "inside it. Only the restricted dimensions are listed; a date lever *by D* means set on "
         "or before D.\n"
     )
