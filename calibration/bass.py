@@ -5,7 +5,8 @@ Layer 1: liberal doctors who bill video follow a Bass curve, ``N(t) = M F(t)`` w
 Layer 2: all reimbursed acts are proportional to them, ``a N(t)`` acts a week (health-centre and
 hospital acts are assumed to grow in step). Four parameters (p, q, M, a), searched on a log10
 scale, fitted to the same targets with the same loss; targets it cannot speak to (shares,
-patients) are left out of its loss. When the doctor count is not among the fitted targets
+patients, and every figure of the 2020 window: a Bass curve has no COVID) are left out of its loss
+and its prediction for them is NaN. When the doctor count is not among the fitted targets
 (``--until 2019-03-17``) only ``a M`` is identified and its doctor prediction is meaningless.
 """
 
@@ -19,7 +20,10 @@ from scipy.optimize import differential_evolution
 
 from .loss import loss
 from .quantities import quantities
-from .targets import Target, last_day
+from .targets import Target, last_day, window
+
+#: The window a Bass curve can speak to (it has no COVID).
+BASS_WINDOW = "2018-2019"
 
 NAMES = ("p", "q", "M", "a")
 #: log10 bounds: p, q per year; M liberal doctors (of about 120,000); a acts per doctor per week.
@@ -70,7 +74,7 @@ class _BassLoss:
 
 def fit(targets: list[Target], seed: int = 0) -> BassFit:
     """Fit the baseline to ``targets`` (deterministic for a given seed)."""
-    objective = _BassLoss(targets)
+    objective = _BassLoss([t for t in targets if window(t) == BASS_WINDOW])
     res = differential_evolution(
         objective, LOG_BOUNDS, rng=np.random.default_rng(seed), tol=1e-8, maxiter=400, polish=True
     )
@@ -79,4 +83,6 @@ def fit(targets: list[Target], seed: int = 0) -> BassFit:
 
 def predict(fit_: BassFit, targets: list[Target]) -> np.ndarray:
     """The baseline's value for each target (NaN where it has none)."""
-    return quantities(weekly_frame(fit_.params, last_day(targets).isoformat()), targets)
+    out = quantities(weekly_frame(fit_.params, last_day(targets).isoformat()), targets)
+    out[[window(t) != BASS_WINDOW for t in targets]] = np.nan
+    return out

@@ -8,13 +8,14 @@ simulated quantities over the replicates, and scores the average. The seed is ne
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from model import ParameterError, Uncertainties
-from model.calendar import parse_end
+from model.calendar import n_weeks_until, parse_end
 from model.inputs import load_inputs
 from model.model import TeleModel
 from model.params import Levers
@@ -30,11 +31,21 @@ from .targets import Target, last_day
 LOG_SCALE = ("open_share", "repeat_odds")
 #: Replicate seeds of the calibration objective (fixed: common random numbers across candidates).
 TRAINING_SEED_BASE = 1000
-#: A run is abandoned once its cumulative acts exceed a cap: five times the observed 7,939 by
-#: 17 Mar 2019 (end of week 26) and five times the "more than 60,000" of the first year. Such a
-#: candidate is hopeless (its cumulative error alone is log 5, 16 tolerances), and the model's
-#: cost grows with the acts it simulates (millions of acts take minutes instead of a second).
-ACT_CAPS = ((26, 40_000), (10**6, 300_000))
+#: A run is abandoned once its cumulative acts exceed a cap (last day, cap): five times the
+#: observed 7,939 by 17 Mar 2019 and the "more than 60,000" of the first year; 2 million by the end
+#: of February 2020 (no figure: about five times a first year's level over the next six months);
+#: then about five times what the 2020 figures imply (4.5 million in April 2020 alone, about 13
+#: million by the end of September). Such a candidate is hopeless (a cumulative error of log 5 is
+#: 16 tolerances), and a runaway run's memory grows with the persons it reaches.
+ACT_CAPS = (
+    ("2019-03-17", 40_000),
+    ("2019-09-15", 300_000),
+    ("2020-02-29", 2_000_000),
+    ("2030-12-31", 65_000_000),
+)
+#: The levers of every calibration run: the history as it happened. Before March 2020 it is the
+#: baseline (no COVID event is dated earlier), so the 2018-2019 figures see the same model.
+HISTORY = Levers(covid=True)
 #: Loss of an abandoned run: above any finished run's, higher the earlier it blew up.
 EXPLODED = 1e4
 #: Seeds used to report the fit of the chosen set: different from the training seeds, so the
@@ -153,24 +164,36 @@ class Objective:
 #: Looser caps for report runs (the fit table and out-of-sample predictions): 25 and 25 times the
 #: observed counts. A report run past them is recorded as stopped (NaN), not simulated on: runs
 #: with millions of acts take gigabytes of memory.
-REPORT_CAPS = ((26, 200_000), (10**6, 1_500_000))
+REPORT_CAPS = (
+    ("2019-03-17", 200_000),
+    ("2019-09-15", 1_500_000),
+    ("2020-02-29", 10_000_000),
+    ("2030-12-31", 300_000_000),
+)
 
 
 def _cap(week: int, caps=ACT_CAPS) -> int:
-    return next(cap for last, cap in caps if week <= last)
+    """The cap on the acts of weeks 0..``week``: that of the first cap date not before the week's
+    last day."""
+    for last, cap in caps:
+        if week < n_weeks_until(dt.date.fromisoformat(last)):
+            return cap
+    return caps[-1][1]
 
 
 def guarded_run(unc: Uncertainties, seed: int, end: str, scale: int, caps=ACT_CAPS):
-    """``simulate(unc, seed=seed, end=end, scale=scale, detail=True)`` with baseline levers,
-    stepped week by week and abandoned once the acts so far exceed :data:`ACT_CAPS`.
+    """``simulate(unc, levers=HISTORY, seed=seed, end=end, scale=scale, detail=True)``, stepped
+    week by week and abandoned once the acts so far exceed :data:`ACT_CAPS`.
 
     Returns the frames, or the share of weeks left unrun when abandoned.
     """
     inputs = load_inputs()
     population = build_population(inputs, scale, seed)
-    m = TeleModel(inputs, population, unc, Levers(), seed, parse_end(end))
+    m = TeleModel(inputs, population, unc, HISTORY, seed, parse_end(end))
+    total = 0
     while m.week < m.n_weeks:
         m.step()
-        if m.out_acts_type[: m.week].sum() > _cap(m.week - 1, caps):
+        total += int(m.out_acts_type[m.week - 1].sum())
+        if total > _cap(m.week - 1, caps):
             return (m.n_weeks - m.week) / m.n_weeks + 1e-9
     return model_frames(m)

@@ -15,7 +15,11 @@ Mappings decided here (and stated in ``docs/calibration.md``):
   20-39; 70+ = 75+ plus one third of 60-74 and under 30 = 0-19 plus half of 20-39 (assumption:
   ages uniform within a band);
 * patients = persons who teleconsulted for the first time within the range (from 15 Sep 2018 this
-  is ``patients_ever``); doctors = ``billing_doctors_liberal`` at the end of the range.
+  is ``patients_ever``); doctors = ``billing_doctors_liberal`` at the end of the range;
+* doctors billing in a week = liberal doctors with at least one act that week
+  (``billing_doctors_week_liberal``), averaged over the range's weeks; as a share, over all liberal
+  doctors (``liberal_doctors``);
+* acts by the patient's own treating doctor = acts on the médecin-traitant tie (``acts_own_mt``).
 
 A frame may lack a column (the Bass baseline has only acts and doctors): the quantity is NaN.
 """
@@ -120,6 +124,12 @@ def quantity(tables: Tables, t: Target) -> float:
         return tables.flow("acts", a, b) / (((b - a).days + 1) / 7.0)
     if t.kind == "doctors_count":
         return tables.stock("billing_doctors_liberal", b)
+    if t.kind in ("doctors_billing_weekly", "share_of_doctors_billing_weekly"):
+        weeks = ((b - a).days + 1) / 7.0
+        billing = tables.flow("billing_doctors_week_liberal", a, b) / weeks
+        if t.kind == "doctors_billing_weekly":
+            return billing
+        return _ratio(billing, tables.flow("liberal_doctors", a, b) / weeks)
     if t.kind == "patients_count":
         return tables.flow("new_patients", a, b)
     if t.kind == "share_of_acts":
@@ -135,6 +145,8 @@ def quantity(tables: Tables, t: Target) -> float:
             return _ratio(tables.flow("acts_idf", a, b), total)
         if t.scope == "Doctolib":
             return _ratio(tables.flow("acts_doctolib", a, b), total)
+        if t.scope == "own_treating_doctor":
+            return _ratio(tables.flow("acts_own_mt", a, b), total)
     if t.kind == "share_of_liberal_acts":
         liberal = tables.flow("acts_general_practitioner", a, b) + tables.flow(
             "acts_specialist", a, b

@@ -23,7 +23,7 @@ from infra.atomic import atomic_savefig, atomic_write_json, atomic_write_text
 
 from . import bass
 from .loss import errors, tolerance
-from .targets import Target
+from .targets import COUNT_KINDS, WINDOWS, Target, window
 
 SHARE_LIMIT = 0.05  # the closing note's "within 5 percentage points"
 
@@ -56,6 +56,7 @@ def fit_table(
         rows.append(
             {
                 "target": t.id,
+                "window": window(t),
                 "kind": t.kind,
                 "scope": t.scope,
                 "period_start": t.start.isoformat(),
@@ -82,13 +83,24 @@ def fit_table(
 
 
 def metrics(table: pd.DataFrame) -> dict[str, Any]:
-    """Headline figures of the fit (fitted targets) and of the out-of-sample check (the rest)."""
+    """Headline figures of the fit (fitted targets) and of the out-of-sample check (the rest),
+    over both windows and for each window (``windows``)."""
+    out = _window_metrics(table)
+    out["windows"] = {
+        w: _window_metrics(table[table.window == w]) for w in WINDOWS if (table.window == w).any()
+    }
+    return out
+
+
+def _window_metrics(table: pd.DataFrame) -> dict[str, Any]:
     fit = table[table.fitted]
     counts = fit[fit.kind.str.endswith("_count") & (fit.bound != "lower")]
     lower = fit[fit.bound == "lower"]
     shares = fit[fit.kind.str.startswith("share")]
+    acts = fit[fit.kind.isin(("weekly_count", "monthly_count")) & (fit.bound != "lower")]
     out: dict[str, Any] = {
         "count_log_rmse": float(np.sqrt(np.mean(counts.error**2))) if len(counts) else None,
+        "acts_log_rmse": float(np.sqrt(np.mean(acts.error**2))) if len(acts) else None,
         "bass_count_log_rmse": (
             float(np.sqrt(np.nanmean(counts.bass_error**2))) if len(counts) else None
         ),
@@ -99,7 +111,7 @@ def metrics(table: pd.DataFrame) -> dict[str, Any]:
         "share_errors_pp": {r.target: round(100 * float(r.error), 2) for r in shares.itertuples()},
         "count_relative_errors": {
             r.target: round(float(r.relative_error), 4)
-            for r in fit[fit.kind.str.endswith("_count")].itertuples()
+            for r in fit[fit.kind.isin(COUNT_KINDS)].itertuples()
         },
     }
     oos = table[~table.fitted]

@@ -23,11 +23,20 @@ OBSERVED_CSV = Path(__file__).resolve().parent / "data" / "observed.csv"
 #: Counts of reimbursed acts over the period (a weekly count is the average week of the period).
 ACT_COUNT_KINDS = ("weekly_count", "monthly_count", "cumulative_count")
 #: All count-like kinds, fitted on the log scale.
-COUNT_KINDS = (*ACT_COUNT_KINDS, "patients_count", "doctors_count")
+COUNT_KINDS = (*ACT_COUNT_KINDS, "patients_count", "doctors_count", "doctors_billing_weekly")
 #: Shares, fitted on the natural scale (fractions).
-SHARE_KINDS = ("share_of_acts", "share_of_liberal_acts", "share_of_patients")
+SHARE_KINDS = (
+    "share_of_acts",
+    "share_of_liberal_acts",
+    "share_of_patients",
+    "share_of_doctors_billing_weekly",
+)
 KINDS = (*COUNT_KINDS, *SHARE_KINDS, "annual_target")
 BOUNDS = ("point", "approx", "lower")
+#: The two calibration windows: the first year of reimbursement (15 Sep 2018 - 15 Sep 2019), and
+#: the 2020 regime (the first COVID wave and the summer/autumn level). A figure belongs to the
+#: window its period ends in.
+WINDOWS = {"2018-2019": dt.date(2018, 9, 15), "2020": dt.date(2020, 1, 1)}
 USES = ("train", "context", "target")
 #: Scopes that mean the whole country (figures drawn beside national series).
 NATIONAL_SCOPES = {"", "france", "national", "fr", "all", "nan"}
@@ -109,11 +118,31 @@ def load_targets(path: str | Path = OBSERVED_CSV) -> list[Target]:
     return out
 
 
-def training_targets(targets: list[Target], until: dt.date | str | None = None) -> list[Target]:
-    """The ``train`` targets, restricted to those whose period ends by ``until`` (inclusive)."""
+def window(t: Target) -> str:
+    """The calibration window a figure belongs to (see :data:`WINDOWS`)."""
+    return max((start, name) for name, start in WINDOWS.items() if t.end >= start)[1]
+
+
+def training_targets(
+    targets: list[Target],
+    until: dt.date | str | None = None,
+    windows: tuple[str, ...] | None = None,
+) -> list[Target]:
+    """The ``train`` targets, restricted to those whose period ends by ``until`` (inclusive) and,
+    if given, to some windows."""
     if isinstance(until, str):
         until = dt.date.fromisoformat(until)
-    return [t for t in targets if t.use == "train" and (until is None or t.end <= until)]
+    if windows is not None:
+        unknown = sorted(set(windows) - set(WINDOWS))
+        if unknown:
+            raise ValueError(f"windows: unknown {unknown}; allowed: {list(WINDOWS)}")
+    return [
+        t
+        for t in targets
+        if t.use == "train"
+        and (until is None or t.end <= until)
+        and (windows is None or window(t) in windows)
+    ]
 
 
 def last_day(targets: list[Target]) -> dt.date:

@@ -1,11 +1,12 @@
 """Scenario files: ``experiments/scenarios/*.toml``, each a set of levers and optional overrides.
 
 A scenario file holds a ``description`` (required), an optional ``group`` (``baseline``,
-``single``, ``combination``, ``stress`` or ``custom``), a ``[levers]`` table (missing levers keep
-their baseline value) and an optional ``[uncertainties]`` table of overrides applied on top of
-every parameter set the experiment draws. Anything else is refused, as are wrong types and
-out-of-range values: the error names the file and the field, so a typo never runs silently as the
-baseline. Optional dates (``*_until``, ``*_from`` that may be unset) accept ``"none"``.
+``single``, ``combination``, ``history``, ``decomposition``, ``stress`` or ``custom``), a
+``[levers]`` table (missing levers keep their baseline value) and an optional
+``[uncertainties]`` table of overrides applied on top of every parameter set the experiment
+draws. Anything else is refused, as are wrong types and out-of-range values: the error names the
+file and the field, so a typo never runs silently as the baseline. Optional dates (``*_until``,
+``*_from`` that may be unset) accept ``"none"``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 #: Top-level keys a scenario file may hold.
 ALLOWED_KEYS = {"description", "group", "levers", "uncertainties"}
 #: Groups, in the order the standard set and the report list them.
-GROUPS = ("baseline", "single", "combination", "stress", "custom")
+GROUPS = ("baseline", "single", "combination", "history", "decomposition", "stress", "custom")
+#: Former scenario names still accepted (the history scenario was called ``covid_2020``).
+ALIASES = {"covid_2020": "as_it_happened"}
 
 
 class ScenarioError(ValueError):
@@ -60,7 +63,7 @@ def scenario_path(name_or_path: str | Path) -> Path:
         if not path.is_file():
             raise ScenarioError(f"scenario file {text}: no such file")
         return path
-    path = SCENARIO_DIR / f"{text}.toml"
+    path = SCENARIO_DIR / f"{ALIASES.get(text, text)}.toml"
     if not path.is_file():
         raise ScenarioError(
             f"unknown scenario {text!r}; available: {', '.join(available_scenarios())} "

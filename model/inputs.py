@@ -28,6 +28,19 @@ REGIONS_FILE = "regions.csv"
 CONSTANTS_FILE = "constants.csv"
 PLATFORMS_FILE = "platforms.csv"
 EVENTS_FILE = "events.csv"
+STRINGENCY_FILE = "stringency.csv"
+DOCTORS_FILE = "doctors.csv"
+DOCTORS_FILE_COLUMNS: tuple[str, ...] = (
+    "region_code",
+    "region",
+    "doctors_all",
+    "general_practitioners",
+    "specialists",
+    "kind",
+    "source",
+    "note",
+)
+STRINGENCY_COLUMNS: tuple[str, ...] = ("date", "stringency_index")
 
 AGE_COLUMNS: tuple[str, ...] = ("pop_0_19", "pop_20_39", "pop_40_59", "pop_60_74", "pop_75p")
 DOCTOR_COLUMNS: tuple[str, ...] = tuple(f"doctors_{t}" for t in DOCTOR_TYPES)
@@ -37,7 +50,6 @@ SOURCE_COLUMNS: tuple[str, ...] = (
     "urban_source",
     "ftth_source",
     "underserved_source",
-    "doctors_source",
 )
 REGION_COLUMNS: tuple[str, ...] = (
     "region_code",
@@ -46,10 +58,10 @@ REGION_COLUMNS: tuple[str, ...] = (
     "population",
     *AGE_COLUMNS,
     *SHARE_COLUMNS,
-    "doctor_density_per_100k",
-    *DOCTOR_COLUMNS,
     *SOURCE_COLUMNS,
 )
+#: Columns the loader derives from ``doctors.csv`` and adds to ``Inputs.regions``.
+DERIVED_DOCTOR_COLUMNS: tuple[str, ...] = ("doctor_density_per_100k", *DOCTOR_COLUMNS)
 N_REGIONS = 18
 N_METROPOLITAN = 13
 N_OVERSEAS = 5
@@ -81,6 +93,7 @@ SHARE_CONSTANTS: tuple[str, ...] = (
     "coverage_rate_2018",
     "ftth_national",
     "underserved_national",
+    "avenant9_activity_cap",
 )
 REQUIRED_CONSTANTS: tuple[str, ...] = (
     "consultations_per_year_liberal",
@@ -125,14 +138,14 @@ REQUIRED_EVENTS: tuple[str, ...] = (
     "pharmacy_kiosks_start",
     "covid_platforms_free",
     "covid_rules_waived",
-    "covid_lockdown1_start",
+    "covid_rules_waived_end",
     "covid_full_coverage",
-    "covid_lockdown1_end",
-    "covid_lockdown2_start",
-    "covid_lockdown2_end",
-    "covid_lockdown3_start",
-    "covid_lockdown3_end",
     "covid_full_coverage_end",
+    "phone_start_1",
+    "phone_end_1",
+    "phone_start_2",
+    "phone_end_2",
+    "avenant9_in_force",
 )
 
 
@@ -152,6 +165,8 @@ class Inputs:
     platforms: pd.DataFrame
     events: dict[str, dt.date]
     event_table: pd.DataFrame
+    stringency: np.ndarray  # OxCGRT stringency index (0-100), one value a day from stringency_start
+    stringency_start: dt.date
     data_dir: Path
 
     @property
@@ -196,16 +211,20 @@ def _load(data_dir: Path) -> Inputs:
     data_dir = Path(data_dir).resolve()
     if not data_dir.is_dir():
         raise InputDataError(f"input data folder {data_dir} does not exist")
-    regions = _load_regions(data_dir / REGIONS_FILE)
     constants = _load_constants(data_dir / CONSTANTS_FILE)
+    regions = _load_regions(data_dir / REGIONS_FILE)
+    regions = _with_doctors(regions, _load_doctors(data_dir / DOCTORS_FILE, regions), constants)
     platforms = _load_platforms(data_dir / PLATFORMS_FILE)
     event_table, events = _load_events(data_dir / EVENTS_FILE)
+    stringency, stringency_start = _load_stringency(data_dir / STRINGENCY_FILE)
     return Inputs(
         regions=regions,
         constants=constants,
         platforms=platforms,
         events=events,
         event_table=event_table,
+        stringency=stringency,
+        stringency_start=stringency_start,
         data_dir=data_dir,
     )
 
@@ -292,7 +311,7 @@ def _load_regions(path: Path) -> pd.DataFrame:
             f"regions, expected {N_METROPOLITAN} and {N_OVERSEAS}"
         )
 
-    for col in ("population", *AGE_COLUMNS, *DOCTOR_COLUMNS):
+    for col in ("population", *AGE_COLUMNS):
         low = 1 if col == "population" else 0
         rng = f"[{low}, inf)"
         vals = []
@@ -323,24 +342,6 @@ def _load_regions(path: Path) -> pd.DataFrame:
                 )
             vals.append(v)
         out[col] = np.array(vals, dtype=float)
-
-    col = "doctor_density_per_100k"
-    rng = f"(0, {MAX_DENSITY:g}]"
-    vals = []
-    for code, text in zip(codes, raw[col], strict=True):
-        v = _number(f, code, col, text, rng)
-        if not 0.0 < v <= MAX_DENSITY:
-            raise InputDataError(
-                f"{f}: row {code}, column {col}: {v} is outside the allowed range {rng}"
-            )
-        vals.append(v)
-    out[col] = np.array(vals, dtype=float)
-
-    for col in DOCTOR_COLUMNS:
-        if int(out[col].sum()) <= 0:
-            raise InputDataError(
-                f"{f}: column {col}: the national total is {int(out[col].sum())}, it must be > 0"
-            )
 
     for col in SOURCE_COLUMNS:
         for code, text in zip(codes, raw[col], strict=True):
@@ -453,3 +454,139 @@ def _load_events(path: Path) -> tuple[pd.DataFrame, dict[str, dt.date]]:
     if missing:
         raise InputDataError(f"{f}: column key: missing required event key(s) {missing}")
     return table[list(EVENT_COLUMNS)].reset_index(drop=True), events
+
+
+# --- stringency ----------------------------------------------------------------------------------
+
+
+def _load_stringency(path: Path) -> tuple[np.ndarray, dt.date]:
+    """The daily index: consecutive dates, values in [0, 100]."""
+    f = path.name
+    raw = _read_csv(path, STRINGENCY_COLUMNS)
+    if raw.empty:
+        raise InputDataError(f"{f}: no rows (one row a day is required)")
+    dates = [_date(f, f"line {i + 2}", "date", t) for i, t in enumerate(raw["date"])]
+    for i in range(1, len(dates)):
+        if (dates[i] - dates[i - 1]).days != 1:
+            raise InputDataError(
+                f"{f}: row {dates[i].isoformat()}, column date: not the day after "
+                f"{dates[i - 1].isoformat()} (one row a day, in order, is required)"
+            )
+    values = np.array(
+        [
+            _number(f, d.isoformat(), "stringency_index", t, "[0, 100]")
+            for d, t in zip(dates, raw["stringency_index"], strict=True)
+        ]
+    )
+    bad = np.flatnonzero((values < 0) | (values > 100))
+    if bad.size:
+        i = int(bad[0])
+        raise InputDataError(
+            f"{f}: row {dates[i].isoformat()}, column stringency_index: {values[i]} is outside "
+            "the allowed range [0, 100]"
+        )
+    values.setflags(write=False)
+    return values, dates[0]
+
+
+# --- doctors by region and type ------------------------------------------------------------------
+
+
+def _load_doctors(path: Path, regions: pd.DataFrame) -> pd.DataFrame:
+    """All doctors, GPs and specialists per region (GP and specialist counts may be blank: gaps).
+
+    Returns one row per region of ``regions`` (same order): ``doctors_all`` and
+    ``general_practitioners`` (NaN where the file has a gap).
+    """
+    f = path.name
+    raw = _read_csv(path, DOCTORS_FILE_COLUMNS)
+    codes = raw["region_code"].tolist()
+    dupes = sorted({c for c in codes if codes.count(c) > 1})
+    if dupes:
+        raise InputDataError(f"{f}: column region_code: duplicate code(s) {dupes}")
+    wanted = regions["region_code"].tolist()
+    missing = [c for c in wanted if c not in codes]
+    extra = [c for c in codes if c not in wanted]
+    if missing or extra:
+        raise InputDataError(
+            f"{f}: column region_code: missing {missing}, unknown {extra} "
+            "(one row per region of regions.csv is required)"
+        )
+    rows = raw.set_index("region_code").loc[wanted]
+    all_docs, gps = [], []
+    for code, r in rows.iterrows():
+        total = _integer(f, code, "doctors_all", r["doctors_all"], "[1, inf)")
+        if total < 1:
+            raise InputDataError(
+                f"{f}: row {code}, column doctors_all: {total} is outside the allowed "
+                "range [1, inf)"
+            )
+        gp = math.nan
+        if r["general_practitioners"]:
+            gp = _integer(f, code, "general_practitioners", r["general_practitioners"], "[0, all]")
+            if not 0 <= gp <= total:
+                raise InputDataError(
+                    f"{f}: row {code}, column general_practitioners: {gp} is outside the allowed "
+                    f"range [0, {total}] (doctors_all)"
+                )
+        if r["specialists"] and r["general_practitioners"]:
+            sp = _integer(f, code, "specialists", r["specialists"], "[0, all]")
+            if sp != total - gp:
+                raise InputDataError(
+                    f"{f}: row {code}, column specialists: {sp} but doctors_all - "
+                    f"general_practitioners = {total - gp} (they must agree)"
+                )
+        if not r["source"]:
+            raise InputDataError(f"{f}: row {code}, column source: empty (a source is required)")
+        all_docs.append(total)
+        gps.append(gp)
+    return pd.DataFrame(
+        {"doctors_all": np.array(all_docs, dtype=np.int64), "general_practitioners": gps}
+    )
+
+
+def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
+    """Integers proportional to ``weights`` that sum exactly to ``total``."""
+    w = np.asarray(weights, dtype=float)
+    raw = total * w / w.sum()
+    out = np.floor(raw).astype(np.int64)
+    short = total - int(out.sum())
+    if short > 0:
+        out[np.argsort(-(raw - out), kind="stable")[:short]] += 1
+    return out
+
+
+def _with_doctors(regions: pd.DataFrame, docs: pd.DataFrame, c: dict) -> pd.DataFrame:
+    """Add the model's four doctor types per region, derived from ``doctors.csv`` (README rules).
+
+    * a region without a GP count takes the metropolitan GP share of its doctors (gap);
+    * the national liberal GPs and liberal specialists (constants) are shared out in proportion
+      to each region's GPs and specialists (liberal and salaried together in the file);
+    * the rest of a region's doctors are salaried: a national share of them
+      (``health_centre_share_of_salaried``) work in health centres, the others in hospitals.
+    """
+    total = docs["doctors_all"].to_numpy(np.int64)
+    gp_known = docs["general_practitioners"].to_numpy(float)
+    metro = (~regions["overseas"].to_numpy()) & np.isfinite(gp_known)
+    gp_share = gp_known[metro].sum() / total[metro].sum()
+    gp = np.where(np.isfinite(gp_known), gp_known, total * gp_share)
+    spec = total - gp
+    lib_gp = _largest_remainder(int(c["liberal_gps_national"]), gp)
+    lib_spec = _largest_remainder(int(c["liberal_specialists_national"]), spec)
+    salaried = total - lib_gp - lib_spec
+    bad = np.flatnonzero(salaried < 0)
+    if bad.size:
+        code = regions["region_code"].iloc[int(bad[0])]
+        raise InputDataError(
+            f"{DOCTORS_FILE}: row {code}: fewer doctors than the liberal GPs and specialists "
+            "allotted to the region (check doctors_all against the national liberal totals)"
+        )
+    n_hc = int(round(c["health_centre_share_of_salaried"] * salaried.sum()))
+    hc = np.minimum(_largest_remainder(n_hc, salaried), salaried)
+    out = regions.copy()
+    out["doctor_density_per_100k"] = 1e5 * total / regions["population"].to_numpy(float)
+    out["doctors_general_practitioner"] = lib_gp
+    out["doctors_specialist"] = lib_spec
+    out["doctors_health_centre"] = hc
+    out["doctors_hospital"] = salaried - hc
+    return out

@@ -246,20 +246,37 @@ class Uncertainties(_Params):
         0.2, 0.0, 3.0, "relative rise of the adoption hazard per 1,000 EUR of equipment subsidy"
     )
     price_effect: float = _p(
-        0.5, 0.0, 5.0, "log effect on Doctolib pull of its price going from 79 EUR/month to 0"
+        0.5,
+        0.0,
+        5.0,
+        "log effect on Doctolib pull of its price going from 79 EUR/month to 0",
+        True,
     )
     # --- patient choice, awareness, repeat use, capacity ---
     choice_logit: float = _p(
         -2.0,
         -10.0,
         4.0,
-        "log-odds that an eligible, aware, capable patient "
-        "of an adopting doctor takes a need by video",
+        "log-odds that an eligible, aware, capable patient of an adopting doctor takes a need "
+        "by video (at the 2018 co-payment of 30%)",
         True,
     )
     choice_age: float = _p(-0.3, -2.0, 1.0, "log-odds change per age band (0-19 ... 75+)", True)
+    choice_child: float = _p(
+        0.0,
+        -5.0,
+        3.0,
+        "log-odds effect for the 0-19 band, on top of choice_age (children are often examined "
+        "in person; the under-16 exception makes them eligible everywhere)",
+        True,
+    )
     choice_copay: float = _p(
-        1.0, 0.0, 6.0, "log-odds cost of a full co-payment (0% coverage) relative to none"
+        1.0,
+        0.0,
+        6.0,
+        "log-odds cost of a full co-payment (0% coverage) relative to none; choice_logit holds at "
+        "the 2018 co-payment of 30%, so this only acts when coverage moves",
+        True,
     )
     choice_desert: float = _p(0.5, -2.0, 3.0, "log-odds effect for patients in under-served areas")
     repeat_odds: float = _p(
@@ -267,6 +284,14 @@ class Uncertainties(_Params):
         1.0,
         50.0,
         "odds ratio of video choice for a patient who has already teleconsulted",
+        True,
+    )
+    repeat_need_ratio: float = _p(
+        1.0,
+        1.0,
+        10.0,
+        "consultation needs of a past user relative to the average person of their age "
+        "(those who take up teleconsultation are frequent consulters)",
         True,
     )
     awareness_media: float = _p(
@@ -286,13 +311,78 @@ class Uncertainties(_Params):
         0.01,
         1.0,
         "largest share of a doctor's weekly activity that can go to video (capacity)",
+        True,
     )
-    # --- COVID-19 (only used when levers.covid is on; no 2018-2019 data informs them) ---
-    covid_open_share: float = _p(0.6, 0.0, 1.0, "openness of reference doctors from March 2020")
-    covid_pull: float = _p(20.0, 1.0, 200.0, "multiplier on external adoption from March 2020")
-    covid_lockdown_logit: float = _p(3.0, 0.0, 8.0, "log-odds shift of video choice in lockdowns")
-    covid_after_logit: float = _p(
-        1.5, 0.0, 8.0, "log-odds shift of video choice after the first lockdown"
+    # --- the 2020-2021 regime: lockdown demand (OxCGRT stringency S in [0, 1]) and its levers ---
+    lockdown_open: float = _p(
+        3.0,
+        0.0,
+        10.0,
+        "log-odds rise of a doctor's openness to video per unit of the highest stringency so far "
+        "(doctors under pressure; openness never reverts)",
+        True,
+    )
+    lockdown_pull: float = _p(
+        20.0,
+        0.0,
+        500.0,
+        "rise of an open doctor's external adoption pull per unit of stringency: "
+        "pull * (1 + this * S)",
+        True,
+    )
+    lockdown_need_drop: float = _p(
+        0.45,
+        0.0,
+        0.9,
+        "share of consultation needs lost at stringency 100 (derived: GP consultations of April "
+        "2020 against January 2020; not separable from lockdown_choice by acts alone, not fitted)",
+    )
+    lockdown_choice: float = _p(
+        3.0,
+        0.0,
+        10.0,
+        "log-odds shift of video choice per unit of stringency: the fear of the waiting room, "
+        "gone when restrictions are",
+        True,
+    )
+    lockdown_memory: float = _p(
+        1.0,
+        0.0,
+        10.0,
+        "log-odds shift of video choice per unit of the remembered stringency "
+        "(what lingers after a lockdown and fades with lockdown_memory_weeks)",
+        True,
+    )
+    lockdown_memory_weeks: float = _p(
+        8.0,
+        1.0,
+        104.0,
+        "half-life in weeks of the remembered stringency (how fast the after-effect fades)",
+        True,
+    )
+    summer_need_drop: float = _p(
+        0.0,
+        0.0,
+        0.6,
+        "share of consultation needs lost in August, when patients and doctors take their summer "
+        "holidays (structural assumption: the month of August)",
+        True,
+    )
+    phone_choice: float = _p(
+        0.0,
+        -6.0,
+        6.0,
+        "log-odds of choosing a phone teleconsultation for a person unable to do video, relative "
+        "to a capable person's video choice (only while audio-only acts are reimbursed)",
+        True,
+    )
+    covid_waiver_reach: float = _p(
+        0.3,
+        0.0,
+        1.0,
+        "share of needs covered by the waiver for Covid patients (symptoms or diagnosis) of the "
+        "known-patient and pathway rules",
+        True,
     )
 
 
@@ -312,6 +402,9 @@ class Levers(_Params):
     coverage_rate: float = _p(0.7, 0.0, 1.0, "share of the tariff paid by the national insurance")
     full_coverage_from: dt.date | None = _p(
         None, START_DATE, MAX_END_DATE, "date from which teleconsultations are covered 100%"
+    )
+    full_coverage_until: dt.date | None = _p(
+        None, START_DATE, MAX_END_DATE, "last day of the 100% coverage (None: to the end)"
     )
     equipment_subsidy_eur: float = _p(
         525.0,
@@ -333,6 +426,9 @@ class Levers(_Params):
     doctolib_price_eur: float = _p(79.0, 0.0, 500.0, "Doctolib video price, EUR per month")
     platforms_free_from: dt.date | None = _p(
         None, START_DATE, MAX_END_DATE, "date from which video platforms are free"
+    )
+    platforms_free_until: dt.date | None = _p(
+        None, START_DATE, MAX_END_DATE, "last day video platforms are free (None: to the end)"
     )
     awareness_campaign: float = _p(
         0.0, 0.0, 5.0, "national campaign: extra patient awareness hazard per year"
@@ -362,11 +458,61 @@ class Levers(_Params):
         1.0,
         "share of digitally excluded people brought online (broadband, equipment, help)",
     )
+    # --- the 2020-2021 regulatory changes, each its own lever (usable with or without COVID) ---
+    rules_waiver_from: dt.date | None = _p(
+        None,
+        START_DATE,
+        MAX_END_DATE,
+        "first day the known-patient and pathway rules are waived "
+        "(for rules_waiver_scope of needs)",
+    )
+    rules_waiver_until: dt.date | None = _p(
+        None, START_DATE, MAX_END_DATE, "last day of the waiver (None: to the end)"
+    )
+    rules_waiver_scope: float = _p(
+        1.0, 0.0, 1.0, "share of needs the waiver covers (1: every patient; 2020: Covid patients)"
+    )
+    phone_from: dt.date | None = _p(
+        None,
+        START_DATE,
+        MAX_END_DATE,
+        "first day audio-only (phone) teleconsultations are reimbursed: no video or broadband "
+        "needed",
+    )
+    phone_until: dt.date | None = _p(
+        None, START_DATE, MAX_END_DATE, "last day phone teleconsultations are reimbursed"
+    )
+    avenant9_from: dt.date | None = _p(
+        None,
+        START_DATE,
+        MAX_END_DATE,
+        "Avenant 9: remote acts capped at 20% of a doctor's activity, the known-patient rule "
+        "waived for GP acts with patients of under-served areas",
+    )
+    # --- COVID-19 as it happened (timeline.csv, OxCGRT stringency) and its components ---
     covid: bool = _p(
         False,
-        doc="the dated March 2020 regime: rules relaxed, 100% coverage, free "
-        "platforms, lockdown demand",
+        doc="the history of 2020-2021 as it happened: the pandemic's demand and every dated change "
+        "of the regime (the covid_* switches below remove one component at a time)",
     )
+    covid_demand: bool = _p(
+        True,
+        doc="with covid: lockdown demand from the stringency index (patients' shift to remote "
+        "care, fewer needs, doctors under pressure)",
+    )
+    covid_rules_waiver: bool = _p(
+        True, doc="with covid: the waiver of the rules for Covid patients (10 Mar 2020 on)"
+    )
+    covid_full_coverage: bool = _p(
+        True, doc="with covid: 100% coverage (18 Mar 2020 - 31 Dec 2021)"
+    )
+    covid_free_platforms: bool = _p(True, doc="with covid: video platforms free (5 Mar 2020 on)")
+    covid_phone: bool = _p(
+        True,
+        doc="with covid: phone teleconsultations reimbursed (23 Apr - 10 Jul 2020, "
+        "17 Oct 2020 - 30 Jun 2021)",
+    )
+    covid_avenant9: bool = _p(True, doc="with covid: Avenant 9 from 22 Sep 2021")
 
 
 def coerce_uncertainties(

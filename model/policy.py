@@ -1,21 +1,46 @@
-"""The payer's rules and the platforms' offer, resolved week by week from levers and dated events.
+"""The payer's rules, the platforms' offer and the pandemic's demand, resolved week by week.
 
 One :class:`WeekPolicy` per week is all the engine and the reference model read about policy, so a
 lever can only act through the fields below: a reader can check what each lever changes here.
+
+Two sources of change are kept apart, so that a scenario can have either without the other:
+
+* **regulatory changes** (the rules' waiver, 100% coverage, free platforms, phone teleconsultation,
+  Avenant 9), each its own dated lever; ``Levers(covid=True)`` adds their dated history
+  (``events.csv``), one ``covid_*`` switch per change;
+* **lockdown demand**, driven by the OxCGRT stringency index (:class:`LockdownDemand`): patients
+  would rather avoid the waiting room while restrictions last (``lockdown_choice``), part of that
+  lingers and fades (``lockdown_memory``, half-life ``lockdown_memory_weeks``), fewer needs arise
+  (``lockdown_need_drop``), and doctors under pressure open up (``lockdown_open``, a ratchet on the
+  highest stringency so far: equipped doctors stay equipped) and adopt faster (``lockdown_pull``).
+  The three lockdowns are the index's three plateaus: none has a parameter of its own.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
-from .calendar import first_week_in_force, in_force
+import numpy as np
+
+from .calendar import DAYS_PER_WEEK, first_week_in_force, in_force, week_start
 from .params import Levers, Uncertainties
 
-LOCKDOWNS = (
-    ("covid_lockdown1_start", "covid_lockdown1_end"),
-    ("covid_lockdown2_start", "covid_lockdown2_end"),
-    ("covid_lockdown3_start", "covid_lockdown3_end"),
-)
+#: The dated history of each regulatory change under ``Levers(covid=True)``: event keys of
+#: ``events.csv`` as (start, last day) periods, and the ``covid_*`` switch that keeps it.
+HISTORY = {
+    "rules_waiver": ("covid_rules_waiver", (("covid_rules_waived", "covid_rules_waived_end"),)),
+    "full_coverage": (
+        "covid_full_coverage",
+        (("covid_full_coverage", "covid_full_coverage_end"),),
+    ),
+    "free_platforms": ("covid_free_platforms", (("covid_platforms_free", None),)),
+    "phone": (
+        "covid_phone",
+        (("phone_start_1", "phone_end_1"), ("phone_start_2", "phone_end_2")),
+    ),
+    "avenant9": ("covid_avenant9", (("avenant9_in_force", None),)),
+}
 
 
 @dataclass(frozen=True)
@@ -26,6 +51,8 @@ class WeekPolicy:
     known_rule: bool  # patient must have been seen in person by this doctor within 12 months
     pathway_rule: bool  # consultation must go through the médecin traitant
     desert_waiver: float  # share of under-served-area patients for whom both rules are waived
+    rules_waiver: float  # share of needs for which both rules are waived (Covid patients, lever)
+    known_waived_desert_gp: bool  # Avenant 9: no known-patient rule for GPs' under-served patients
     coverage: float  # share of the tariff paid by the national insurance
     other_available: bool  # the other video platforms are open to every doctor
     doctolib_first: bool  # Doctolib video open to its Île-de-France GP clients
@@ -33,31 +60,97 @@ class WeekPolicy:
     doctolib_price_eur: float
     subsidy_eur: float  # equipment aid a doctor adopting this week can claim
     open_share: float  # openness of reference doctors
+    open_shift: float  # log-odds shift of every doctor's openness (pressure; only ever rises)
     external_multiplier: float  # multiplier on the external adoption pull
     choice_shift: float  # log-odds shift of patients' video choice
+    need_factor: float  # multiplier of consultation needs (lockdowns, August)
+    phone: bool  # audio-only acts reimbursed: the video barrier is lifted
+    capacity_share: float  # largest share of a doctor's weekly activity that can go remote
     campaign: float  # extra awareness hazard per year from a national campaign
     capability_boost: float  # share of the digitally excluded enabled (pharmacies, inclusion)
-    lockdown: bool
+    stringency: float  # OxCGRT stringency index of the week, in [0, 1] (0: no pandemic)
+
+
+@dataclass(frozen=True)
+class LockdownDemand:
+    """The pandemic's weekly demand signals for one run (all zero without it)."""
+
+    stringency: np.ndarray  # weekly mean of the daily index, in [0, 1]
+    peak: np.ndarray  # highest weekly stringency so far
+    memory: np.ndarray  # remembered stringency: exponentially fading, half-life in weeks
+
+    @classmethod
+    def none(cls, n_weeks: int) -> LockdownDemand:
+        z = np.zeros(n_weeks)
+        return cls(z, z, z)
+
+
+def weekly_stringency(daily: np.ndarray, first_day: dt.date, n_weeks: int) -> np.ndarray:
+    """Mean of a daily index (0-100, from ``first_day``) over each model week, in [0, 1].
+
+    Days before the series count as 0 (no measure); days after it keep its last value.
+    """
+    start = (week_start(0) - first_day).days
+    days = start + np.arange(n_weeks * DAYS_PER_WEEK)
+    values = np.where(days < 0, 0.0, np.asarray(daily, float)[np.clip(days, 0, len(daily) - 1)])
+    return values.reshape(n_weeks, DAYS_PER_WEEK).mean(axis=1) / 100.0
+
+
+def lockdown_demand(inputs, levers: Levers, unc: Uncertainties, n_weeks: int) -> LockdownDemand:
+    """The run's demand signals: the stringency index if the pandemic is on, else zeros."""
+    if not (levers.covid and levers.covid_demand):
+        return LockdownDemand.none(n_weeks)
+    s = weekly_stringency(inputs.stringency, inputs.stringency_start, n_weeks)
+    keep = 0.5 ** (1.0 / unc.lockdown_memory_weeks)
+    memory = np.empty(n_weeks)
+    m = 0.0
+    for k in range(n_weeks):
+        m = keep * m + (1.0 - keep) * s[k]
+        memory[k] = m
+    return LockdownDemand(stringency=s, peak=np.maximum.accumulate(s), memory=memory)
+
+
+def august_share(week: int) -> float:
+    """Share of the week's days that fall in August."""
+    first = week_start(week)
+    return sum((first + dt.timedelta(days=d)).month == 8 for d in range(DAYS_PER_WEEK)) / 7.0
+
+
+def _history(week: int, levers: Levers, ev: dict, change: str) -> bool:
+    """Whether ``change`` is in force in ``week`` as it happened (only with ``covid``)."""
+    switch, periods = HISTORY[change]
+    if not (levers.covid and getattr(levers, switch)):
+        return False
+    return any(in_force(week, ev[a], ev[b] if b else None) for a, b in periods)
 
 
 def week_policy(
-    week: int, levers: Levers, unc: Uncertainties, events: dict, constants: dict, population: float
+    week: int,
+    levers: Levers,
+    unc: Uncertainties,
+    events: dict,
+    constants: dict,
+    population: float,
+    demand: LockdownDemand | None = None,
 ) -> WeekPolicy:
-    """Resolve the levers and the dated events into what holds in ``week``."""
+    """Resolve the levers, dated events and the pandemic's demand into what holds in ``week``."""
     ev = events
     reimbursed = in_force(week, ev["reimbursement_start"])
-    covid_on = levers.covid and in_force(week, ev["covid_lockdown1_start"])
-    rules_waived = levers.covid and in_force(week, ev["covid_rules_waived"])
 
     known_rule = in_force(week, ev["known_patient_rule_start"], levers.known_patient_rule_until)
     pathway_rule = in_force(week, ev["pathway_rule_start"], levers.pathway_rule_until)
-    if rules_waived:
-        known_rule = pathway_rule = False
+    waiver = (
+        levers.rules_waiver_scope
+        if in_force(week, levers.rules_waiver_from, levers.rules_waiver_until)
+        else 0.0
+    )
+    if _history(week, levers, ev, "rules_waiver"):
+        waiver = 1.0 - (1.0 - waiver) * (1.0 - unc.covid_waiver_reach)
 
     coverage = levers.coverage_rate
-    if in_force(week, levers.full_coverage_from):
-        coverage = 1.0
-    if levers.covid and in_force(week, ev["covid_full_coverage"], ev["covid_full_coverage_end"]):
+    if in_force(week, levers.full_coverage_from, levers.full_coverage_until) or _history(
+        week, levers, ev, "full_coverage"
+    ):
         coverage = 1.0
 
     launch = levers.doctolib_launch
@@ -68,20 +161,29 @@ def week_policy(
         first = first_week_in_force(launch)
         doctolib_all = levers.doctolib and week >= first + round(unc.doctolib_rollout_weeks)
     price = levers.doctolib_price_eur
-    if in_force(week, levers.platforms_free_from) or (
-        levers.covid and in_force(week, ev["covid_platforms_free"])
+    if in_force(week, levers.platforms_free_from, levers.platforms_free_until) or _history(
+        week, levers, ev, "free_platforms"
     ):
         price = 0.0
 
     subsidy = levers.equipment_subsidy_eur if in_force(week, levers.equipment_subsidy_from) else 0.0
 
-    lockdown = levers.covid and any(in_force(week, ev[a], ev[b]) for a, b in LOCKDOWNS)
-    if lockdown:
-        shift = unc.covid_lockdown_logit
-    elif covid_on:
-        shift = unc.covid_after_logit
-    else:
-        shift = 0.0
+    phone = in_force(week, levers.phone_from, levers.phone_until) or _history(
+        week, levers, ev, "phone"
+    )
+    avenant9 = in_force(week, levers.avenant9_from) or _history(week, levers, ev, "avenant9")
+    capacity = unc.max_video_share
+    if avenant9:
+        capacity = min(capacity, constants["avenant9_activity_cap"])
+
+    s = peak = memory = 0.0
+    if demand is not None:
+        s, peak, memory = (
+            float(demand.stringency[week]),
+            float(demand.peak[week]),
+            float(demand.memory[week]),
+        )
+    need = (1.0 - unc.lockdown_need_drop * s) * (1.0 - unc.summer_need_drop * august_share(week))
 
     points = 0.0
     if in_force(week, ev["pharmacy_kiosks_start"]):
@@ -97,18 +199,24 @@ def week_policy(
         known_rule=known_rule,
         pathway_rule=pathway_rule,
         desert_waiver=levers.target_deserts if in_force(week, levers.target_deserts_from) else 0.0,
+        rules_waiver=waiver,
+        known_waived_desert_gp=avenant9,
         coverage=coverage,
         other_available=in_force(week, ev["reimbursement_start"]),
         doctolib_first=doctolib_first,
         doctolib_all=doctolib_all,
         doctolib_price_eur=price,
         subsidy_eur=subsidy,
-        open_share=max(unc.open_share, unc.covid_open_share) if covid_on else unc.open_share,
-        external_multiplier=unc.covid_pull if covid_on else 1.0,
-        choice_shift=shift,
+        open_share=unc.open_share,
+        open_shift=unc.lockdown_open * peak,
+        external_multiplier=1.0 + unc.lockdown_pull * s,
+        choice_shift=unc.lockdown_choice * s + unc.lockdown_memory * memory,
+        need_factor=need,
+        phone=phone,
+        capacity_share=capacity,
         campaign=levers.awareness_campaign
         if in_force(week, levers.awareness_campaign_from)
         else 0.0,
         capability_boost=boost,
-        lockdown=lockdown,
+        stringency=s,
     )

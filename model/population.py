@@ -21,7 +21,7 @@ agent is one person.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -108,6 +108,54 @@ class Population:
     gp_rate: float  # yearly GP-type consultations per person at age factor 1
     capable_by_age: np.ndarray  # float64 share able to do video, by age band
     inputs_ref: Inputs | None = None  # the inputs it was built from (cache check)
+    #: read-only structures derived on first use and kept with the population (see below)
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def links_by_patient(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each patient's links: ``order[first[i]:first[i+1]]`` are the links of patient ``i``.
+
+        The engine needs it when a patient agent gains users (its other ties lose weight);
+        built on first use (a stable sort of the link array) and kept with the population.
+        """
+        if "links_by_patient" not in self.derived:
+            patient, n, m = self.links.patient, self.patients.n, self.links.patient.size
+            idx_t = patient.dtype
+            # a stable argsort, as one sort of (patient, link) packed in 64 bits (much faster),
+            # built and read in blocks (no other temporary of the links' size)
+            packed = patient.astype(np.int64)
+            for lo in range(0, m, CHUNK):
+                hi = min(m, lo + CHUNK)
+                packed[lo:hi] <<= 32
+                packed[lo:hi] |= np.arange(lo, hi)
+            packed.sort()
+            order = np.empty(m, dtype=idx_t)
+            starts = [np.zeros(0, dtype=np.int64)]
+            for lo in range(0, m, CHUNK):
+                hi = min(m, lo + CHUNK)
+                order[lo:hi] = packed[lo:hi] & 0xFFFFFFFF
+                block = packed[max(lo - 1, 0) : hi] >> 32
+                change = (
+                    np.flatnonzero(block[1:] != block[:-1]) + 1
+                    if lo
+                    else np.flatnonzero(np.diff(block, prepend=-1))
+                )
+                starts.append(change + max(lo - 1, 0))
+            starts = np.concatenate(starts)  # first link of each patient with links
+            owners = packed[starts] >> 32
+            del packed
+            # first link of each patient; one without links starts where the next one does
+            first = np.empty(n + 1, dtype=idx_t)
+            gap = np.diff(owners, prepend=-1)
+            end = 0
+            for j in range(0, starts.size, CHUNK):
+                block = np.repeat(starts[j : j + CHUNK].astype(idx_t), gap[j : j + CHUNK])
+                first[end : end + block.size] = block
+                end += block.size
+            first[end:] = m
+            for a in (order, first):
+                a.setflags(write=False)
+            self.derived["links_by_patient"] = (order, first)
+        return self.derived["links_by_patient"]
 
 
 def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
@@ -121,27 +169,89 @@ def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
     return out
 
 
-def sorted_uniform_segments(rng: np.random.Generator, sizes: np.ndarray) -> np.ndarray:
+#: Large arrays of the population are generated this many elements at a time: temporaries stay
+#: small (no page faults for gigabytes of short-lived arrays at full scale).
+CHUNK = 1 << 21
+
+
+def sorted_uniform_segments(
+    rng: np.random.Generator, sizes: np.ndarray, labels: np.ndarray | None = None
+) -> np.ndarray:
     """Independent uniforms, sorted within consecutive segments of the given sizes, in O(n).
 
     Uses the spacings construction of uniform order statistics (normalised partial sums of
     exponentials). Sorting thresholds along a list whose members are otherwise in random order
     gives the same joint distribution as random thresholds, and lets the model find the members
-    below a threshold by binary search.
+    below a threshold by binary search. With ``labels`` (one per segment), returns the float64
+    keys ``labels[segment] + uniform`` instead of the float32 uniforms.
+
+    Computed a block of whole segments at a time (the running sum carried over, so the values do
+    not depend on the blocks).
     """
     sizes = np.asarray(sizes, dtype=np.int64)
     n, m = int(sizes.sum()), sizes.size
+    out = np.empty(n, dtype=np.float32 if labels is None else np.float64)
     if n == 0:
-        return np.zeros(0, dtype=np.float32)
-    spacing = rng.exponential(1.0, n + m)
-    cum = np.cumsum(spacing)
-    first = np.concatenate([[0], np.cumsum(sizes + 1)[:-1]])  # each segment has size+1 spacings
-    before = cum[first] - spacing[first]
-    total = cum[first + sizes] - before
-    seg = np.repeat(np.arange(m), sizes)
-    pos = np.arange(n) + seg  # skip each segment's closing spacing
-    out = (cum[pos] - before[seg]) / total[seg]
-    return np.minimum(out, np.nextafter(np.float32(1), np.float32(0))).astype(np.float32)
+        return out
+    top = np.nextafter(np.float32(1), np.float32(0))
+    ends = np.cumsum(sizes)
+    carry, s0, e0 = 0.0, 0, 0
+    while s0 < m:
+        s1 = max(s0 + 1, int(np.searchsorted(ends, e0 + CHUNK, side="right")))
+        e1 = int(ends[s1 - 1])
+        sz = sizes[s0:s1]
+        spacing = rng.exponential(1.0, e1 - e0 + s1 - s0)  # each segment has size+1 spacings
+        cum = np.cumsum(np.concatenate([[carry], spacing]))[1:]
+        carry = cum[-1]
+        first = np.concatenate([[0], np.cumsum(sz + 1)[:-1]])
+        before = cum[first] - spacing[first]
+        total = cum[first + sz] - before
+        seg = np.repeat(np.arange(s1 - s0), sz)
+        pos = np.arange(e1 - e0) + seg  # skip each segment's closing spacing
+        u = np.minimum((cum[pos] - before[seg]) / total[seg], top).astype(np.float32)
+        out[e0:e1] = u if labels is None else np.asarray(labels)[s0:s1][seg] + u
+        s0, e0 = s1, e1
+    return out
+
+
+def _uniform_below(rng: np.random.Generator, threshold, n: int) -> np.ndarray:
+    """``rng.random(n, dtype=float32) < threshold`` in blocks (the same draws, without an
+    n-sized temporary); ``threshold`` is a scalar or ``f(lo, hi)`` giving elements lo..hi-1."""
+    out = np.empty(n, dtype=bool)
+    u = np.empty(min(n, CHUNK), dtype=np.float32)
+    for lo in range(0, n, CHUNK):
+        hi = min(n, lo + CHUNK)
+        rng.random(out=u[: hi - lo], dtype=np.float32)
+        t = threshold(lo, hi) if callable(threshold) else threshold
+        np.less(u[: hi - lo], t, out=out[lo:hi])
+    return out
+
+
+def _uniform(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``rng.random(n, dtype=float32)`` in blocks (the same draws)."""
+    out = np.empty(n, dtype=np.float32)
+    for lo in range(0, n, CHUNK):
+        rng.random(out=out[lo : lo + CHUNK], dtype=np.float32)
+    return out
+
+
+def _segment_sums(values_at, n: int, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Sums of ``values_at(lo, hi)`` (the values of elements lo..hi-1) over the segments
+    ``starts[i]:starts[i]+counts[i]``, by a running sum computed in blocks."""
+    bounds = np.concatenate([starts, starts + counts])
+    order = np.argsort(bounds, kind="stable")
+    at = bounds[order]
+    cum_at = np.zeros(at.size)
+    carry, j = 0.0, 0
+    for lo in range(0, n + 1, CHUNK):
+        hi = min(n, lo + CHUNK)
+        cum = np.cumsum(np.concatenate([[carry], values_at(lo, hi)]))  # cum[i] = sum before lo+i
+        k = int(np.searchsorted(at, hi, side="right")) if hi < n else at.size
+        cum_at[j:k] = cum[at[j:k] - lo]
+        carry, j = cum[-1], k
+    out = np.empty(bounds.size)
+    out[order] = cum_at
+    return out[starts.size :] - out[: starts.size]
 
 
 def _split_sizes(rng: np.random.Generator, total: int, weights: np.ndarray) -> np.ndarray:
@@ -211,6 +321,7 @@ def _build(inputs: Inputs, scale: int, seed: int) -> Population:
     idx_t = np.int32 if npat < 2**31 - 1 else np.int64
 
     p_age = np.empty(npat, dtype=np.int8)
+    age_count = np.zeros(len(AGE_KEYS), dtype=np.int64)
     aware_key = np.empty(npat, dtype=np.float64)
     has_mt = np.zeros(npat, dtype=bool)
     pri_start = np.zeros(nd, dtype=np.int64)
@@ -223,7 +334,9 @@ def _build(inputs: Inputs, scale: int, seed: int) -> Population:
     doc_first = np.concatenate([[0], np.cumsum(counts.sum(axis=1))])
     for r in range(n_regions):
         lo, hi, n = int(block[r]), int(block[r + 1]), int(n_agents[r])
-        ages = np.repeat(np.arange(5, dtype=np.int8), _largest_remainder(n, pop_age[r]))
+        by_age = _largest_remainder(n, pop_age[r])
+        age_count += by_age
+        ages = np.repeat(np.arange(5, dtype=np.int8), by_age)
         rp.shuffle(ages)
         p_age[lo:hi] = ages
         n_mt = int(round(n * (1.0 - c["no_mt_share"])))
@@ -237,7 +350,7 @@ def _build(inputs: Inputs, scale: int, seed: int) -> Population:
         # The key (doctor index + threshold) is sorted along the whole patient array, so the
         # aware prefix of every list is found by one searchsorted; patients without an MT get a
         # key that sits between this region's lists and the next region's.
-        aware_key[lo : lo + n_mt] = np.repeat(mt_docs, sizes) + sorted_uniform_segments(rp, sizes)
+        aware_key[lo : lo + n_mt] = sorted_uniform_segments(rp, sizes, labels=mt_docs)
         aware_key[lo + n_mt : hi] = (mt_docs[-1] + 1) if mt_docs.size else doc_first[r]
 
         # links, built in doctor order so each doctor's links are contiguous
@@ -276,41 +389,48 @@ def _build(inputs: Inputs, scale: int, seed: int) -> Population:
             ),
         ]
         for _, pat, known, path in sorted(runs, key=lambda run: run[0]):
-            link_pat.append(pat)
+            link_pat.append(pat.astype(idx_t))
             link_known.append(known)
             link_path.append(path)
 
     sec_start = np.concatenate([[0], np.cumsum(sec_count)[:-1]]).astype(np.int64)
     links = Links(
-        patient=np.concatenate(link_pat).astype(idx_t),
-        aware_key=np.repeat(np.arange(nd), sec_count) + sorted_uniform_segments(rp, sec_count),
+        patient=np.concatenate(link_pat),
+        aware_key=sorted_uniform_segments(rp, sec_count, labels=np.arange(nd)),
         known=np.concatenate(link_known),
         pathway=np.concatenate(link_path),
     )
 
-    p_region = np.repeat(np.arange(n_regions), n_agents).astype(np.int8)
-    under16 = (p_age == 0) & (rp.random(npat, dtype=np.float32) < c["under16_share_of_0_19"])
-    underserved = regions["underserved_share"].to_numpy(float)
-    desert = rp.random(npat, dtype=np.float32) < underserved[p_region]
+    p_region = np.repeat(np.arange(n_regions, dtype=np.int8), n_agents)
+    under16 = _uniform_below(rp, c["under16_share_of_0_19"], npat)
+    under16 &= p_age == 0
+    underserved = regions["underserved_share"].to_numpy(float).astype(np.float32)
+    desert = _uniform_below(rp, lambda lo, hi: underserved[p_region[lo:hi]], npat)
     patients = Patients(
         region=p_region,
         age=p_age,
         has_mt=has_mt,
-        known_mt=rp.random(npat, dtype=np.float32) < c["known_mt_share"],
+        known_mt=_uniform_below(rp, c["known_mt_share"], npat),
         under16=under16,
         desert=desert,
-        desert_u=rp.random(npat, dtype=np.float32),
+        desert_u=_uniform(rp, npat),
         aware_key=aware_key,
-        capable_u=rp.random(npat, dtype=np.float32),
+        capable_u=_uniform(rp, npat),
     )
 
     # --- need rates and weekly volumes ----------------------------------------------------------
     persons_by_region = n_agents.astype(float) * scale
-    need_per_agent = age_need[p_age]  # relative need of each agent
-    total_need = need_per_agent.sum() * scale
+    # relative need of each agent: by age band (sums in blocks, no per-agent array)
+    total_need = float(age_count @ age_need) * scale
     gp_rate = c["consultations_per_year_liberal"] * c["gp_share_of_consultations"] / total_need
-    spec_links = np.repeat(kind == SPECIALIST, sec_count)
-    spec_need = need_per_agent[links.patient][spec_links].sum() * scale
+    pri_need = _segment_sums(lambda lo, hi: age_need[p_age[lo:hi]], npat, pri_start, pri_count)
+    sec_need = _segment_sums(
+        lambda lo, hi: age_need[p_age[links.patient[lo:hi]]],
+        links.patient.size,
+        sec_start,
+        sec_count,
+    )
+    spec_need = float(sec_need[kind == SPECIALIST].sum()) * scale
     spec_rate = (
         c["consultations_per_year_liberal"] * (1 - c["gp_share_of_consultations"]) / spec_need
         if spec_need > 0
@@ -321,10 +441,6 @@ def _build(inputs: Inputs, scale: int, seed: int) -> Population:
     if not np.any(kind == HEALTH_CENTRE):
         sec_rate[kind == GP] = gp_rate
 
-    cum_pat = np.concatenate([[0.0], np.cumsum(need_per_agent)])
-    pri_need = cum_pat[pri_start + pri_count] - cum_pat[pri_start]
-    cum_link = np.concatenate([[0.0], np.cumsum(need_per_agent[links.patient])])
-    sec_need = cum_link[sec_start + sec_count] - cum_link[sec_start]
     volume = scale * (gp_rate * pri_need + sec_rate * sec_need) / (365.25 / 7)
 
     doctors = Doctors(

@@ -4,8 +4,10 @@ For small populations only (tests and benchmarks). It shares the rules (``model/
 weekly policy (``model/policy.py``), the region and platform agents and the synthetic population
 with the vectorised engine, but does its bookkeeping the plain Mesa way: each doctor and each
 patient is an object with its own ``step``, activated in random order, drawing its own random
-numbers from ``model.rng``. The engine's shortcuts (sorted awareness thresholds, Poisson thinning,
-repeat use as counts per cell) must reproduce this model *in distribution*; a test checks it.
+numbers from ``model.rng``: one Poisson number of needs per tie and person, one decision per need,
+one row per act. The engine's shortcuts (sorted awareness thresholds, counts per cell, capacity as
+hypergeometric draws, distinct persons by the occupancy law; see ``docs/engine.md``) must
+reproduce this model *in distribution*; tests check it in a quiet and in a high-volume regime.
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ class DoctorAgent(mesa.Agent):
 class PatientAgent(mesa.Agent):
     """One person (scale 1): their ties to doctors, and whether they have teleconsulted."""
 
-    def __init__(self, model: ReferenceModel, index: int, ties: list[tuple[int, bool, bool]]):
+    def __init__(
+        self, model: ReferenceModel, index: int, ties: list[tuple[int, bool, bool, float]]
+    ):
         super().__init__(model)
         p = model.pop.patients
         self.index = index
@@ -90,8 +94,8 @@ class PatientAgent(mesa.Agent):
         self.desert = bool(p.desert[index])
         self.desert_u = float(p.desert_u[index])
         self.capable_u = float(p.capable_u[index])
-        # each tie: (doctor, known, in pathway, own awareness threshold)
-        self.ties = [(d, k, w, float(self.rng.random())) for d, k, w in ties]
+        # each tie: (doctor, known, in pathway, awareness threshold)
+        self.ties = ties
         self.first_tie: tuple[int, bool, bool] | None = None  # set at the first teleconsultation
 
     def _eligible(self, known: bool, pathway: bool) -> bool:
@@ -141,7 +145,12 @@ class PatientAgent(mesa.Agent):
 
 
 class ReferenceModel(mesa.Model):
-    """The plain one-object-per-agent version of :class:`model.model.TeleModel`."""
+    """The plain one-object-per-agent version of :class:`model.model.TeleModel`.
+
+    With ``scale`` > 1, each patient agent of the population (a cohort of ``scale`` identical
+    persons in the engine) becomes ``scale`` person objects sharing its ties, attributes and
+    thresholds, as the engine's cohorts do.
+    """
 
     def __init__(
         self,
@@ -150,10 +159,11 @@ class ReferenceModel(mesa.Model):
         levers: Levers,
         seed: int,
         end: dt.date,
+        scale: int = 1,
     ):
         super().__init__(rng=seed)
         self.inputs = inputs
-        self.pop: Population = build_population(inputs, 1, seed)
+        self.pop: Population = build_population(inputs, scale, seed)
         self.unc, self.levers = uncertainties, levers
         self.n_weeks = n_weeks_until(end)
         self.week = 0
@@ -182,7 +192,10 @@ class ReferenceModel(mesa.Model):
             OtherPlatforms(self, 1, "other", "Other platforms"),
         ]
         self.doctors = [DoctorAgent(self, j) for j in range(d.n)]
-        self.patients = [PatientAgent(self, i, ties) for i, ties in enumerate(self._ties())]
+        self.patients = []
+        for i, ties in enumerate(self._ties()):
+            thresholds = [(doc, k, w, float(self.rng.random())) for doc, k, w in ties]
+            self.patients += [PatientAgent(self, i, thresholds) for _ in range(scale)]
         self.peer_share = np.zeros(inputs.n_regions * len(DOCTOR_TYPES))
         self.week_acts: list = []
         TeleModel._alloc_outputs(self)  # the same weekly aggregates as the engine
@@ -235,26 +248,32 @@ class ReferenceModel(mesa.Model):
         self.week += 1
 
     def _settle(self, k: int) -> None:
-        """Apply capacity (a random subset of a crowded doctor's acts is turned away), tally."""
+        """Apply capacity (a random subset of a crowded doctor's acts is turned away), tally.
+
+        The week's kept acts happen in a random order: a person's first kept teleconsultation
+        of the week (with whichever doctor) sets their first tie.
+        """
         by_doctor: dict[int, list] = {}
         for act in self.week_acts:
             by_doctor.setdefault(act[0], []).append(act)
+        kept = []
         for doc, acts in by_doctor.items():
-            doctor = self.doctors[doc]
             order = self.rng.permutation(len(acts))
-            kept = [acts[i] for i in order[: int(doctor.capacity)]]
-            for _, patient, repeat, tie in kept:
-                doctor.billed = True
-                self.out_acts_type[k, doctor.kind] += 1
-                self.out_acts_region[k, doctor.region] += 1
-                self.out_acts_platform[k, doctor.platform] += 1
-                self.out_acts_age[k, patient.age] += 1
-                if doctor.kind <= SPECIALIST and doctor.age60:
-                    self.out_acts_liberal_60[k] += 1
-                if not repeat and patient.first_tie is None:
-                    patient.first_tie = tie
-                    self.out_new_age[k, patient.age] += 1
-                    self.regions[patient.region].users += 1.0
+            kept += [acts[i] for i in order[: int(self.doctors[doc].capacity)]]
+        for i in self.rng.permutation(len(kept)):
+            doc, patient, repeat, tie = kept[i]
+            doctor = self.doctors[doc]
+            doctor.billed = True
+            self.out_acts_type[k, doctor.kind] += 1
+            self.out_acts_region[k, doctor.region] += 1
+            self.out_acts_platform[k, doctor.platform] += 1
+            self.out_acts_age[k, patient.age] += 1
+            if doctor.kind <= SPECIALIST and doctor.age60:
+                self.out_acts_liberal_60[k] += 1
+            if not repeat and patient.first_tie is None:
+                patient.first_tie = tie
+                self.out_new_age[k, patient.age] += 1
+                self.regions[patient.region].users += 1.0
 
     def _record(self, k: int) -> None:
         for doc in self.doctors:
@@ -274,10 +293,11 @@ def simulate_reference(
     levers: Levers | None = None,
     seed: int = 0,
     end: str = "2021-12-31",
+    scale: int = 1,
 ):
     """Run the reference model and return the same frames as :func:`model.simulate` (detail)."""
     from .calendar import parse_end
     from .simulate import frames
 
-    model = ReferenceModel(inputs, uncertainties, levers or Levers(), seed, parse_end(end))
+    model = ReferenceModel(inputs, uncertainties, levers or Levers(), seed, parse_end(end), scale)
     return frames(model.run())

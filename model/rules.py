@@ -11,6 +11,12 @@ import numpy as np
 
 from .calendar import WEEKS_PER_YEAR
 
+#: The co-payment at which ``choice_logit`` is fitted: 30%, the 2018-2019 coverage rate of 70%
+#: (``coverage_rate_2018`` in ``model/data/constants.csv``; a test checks they agree). Measuring
+#: the co-payment's effect from there keeps ``choice_copay`` out of the 2018-2019 fit, where the
+#: coverage never moved, so the two parameters are not confounded.
+REFERENCE_COPAY = 0.3
+
 
 def logistic(x):
     """Inverse logit, numerically safe for large |x|."""
@@ -99,12 +105,17 @@ def awareness_probability(region_hazard, doctor_years, awareness_doctor: float):
 
 
 def choice_logit(unc, age_band, desert, copay_share: float, shift: float):
-    """Log-odds of choosing video for a need, for a first-time user."""
+    """Log-odds of choosing video for a need, for a first-time user.
+
+    ``copay_share`` is the patient's share of the tariff (1 - coverage); its effect is counted from
+    :data:`REFERENCE_COPAY`.
+    """
     return (
         unc.choice_logit
         + unc.choice_age * np.asarray(age_band, dtype=float)
+        + unc.choice_child * (np.asarray(age_band) == 0)
         + unc.choice_desert * np.asarray(desert, dtype=float)
-        - unc.choice_copay * copay_share
+        - unc.choice_copay * (copay_share - REFERENCE_COPAY)
         + shift
     )
 

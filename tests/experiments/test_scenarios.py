@@ -27,7 +27,9 @@ REQUIRED = {
     "pharmacy_points",
     "target_deserts",
     "all_levers",
-    "covid_2020",
+    "as_it_happened",
+    "rules_2020_no_pandemic",
+    "phone",
 }
 
 
@@ -37,15 +39,21 @@ def test_shipped_scenarios_load_and_baseline_is_the_default_levers():
     assert names[0] == "baseline"
     assert load_scenario("baseline").levers == Levers()
     scenarios = {s.name: s for s in standard_scenarios()}
-    assert scenarios["covid_2020"].levers.covid is True
+    assert scenarios["as_it_happened"].levers.covid is True
+    assert load_scenario("covid_2020") == load_scenario("as_it_happened")  # former name
     assert scenarios["no_known_patient_rule"].changed_levers() == {
         "known_patient_rule_until": "2018-09-15"
     }
-    # every other scenario changes something, and none switches COVID on except covid_2020
+    # every other scenario changes something; only the history and its decomposition (the
+    # history less one component) switch COVID on
     for name, sc in scenarios.items():
         if name != "baseline":
             assert sc.changed_levers(), name
-        assert sc.levers.covid is (name == "covid_2020")
+        history = sc.group in ("history", "decomposition")
+        assert sc.levers.covid is history, name
+        if sc.group == "decomposition":
+            off = [k for k, v in sc.changed_levers().items() if k != "covid"]
+            assert len(off) == 1 and off[0].startswith("covid_"), name
 
 
 def test_a_user_file_with_overrides_and_none_dates(tmp_path):

@@ -62,22 +62,40 @@ def test_population_and_doctor_arrays(inputs):
     gp, spec, hc, hosp = docs.sum(axis=0)
     assert gp == 55_000
     assert spec == 45_000
-    c = inputs.constants
-    assert hc == c["health_centre_doctors_national"]
-    assert hosp == c["hospital_doctors_national"]
-    assert docs.sum() == c["doctors_national"]
+    # every region keeps its sourced total; the salaried rest splits 5% / 95%
+    raw = pd.read_csv(DEFAULT_DATA_DIR / "doctors.csv", dtype={"region_code": str})
+    assert (docs.sum(axis=1) == raw["doctors_all"].to_numpy()).all()
+    assert docs.sum() == 226_141
     assert hc == round(0.05 * (docs.sum() - 100_000))
+    assert hosp == docs.sum() - 100_000 - hc
 
 
-def test_density_rule_reproduces_the_metropolitan_mean(inputs):
-    reg = inputs.regions
-    metro = ~reg["overseas"]
+def test_doctor_densities_match_the_published_ones(inputs):
+    reg = inputs.regions.set_index("region_code")
     dens = reg["doctor_density_per_100k"]
+    metro = ~reg["overseas"]
     mean = (dens[metro] * reg["population"][metro]).sum() / reg["population"][metro].sum()
-    assert mean == pytest.approx(inputs.constants["metropolitan_density_per_100k"], abs=0.05)
-    # total doctors per region follow density x population (rounding only)
-    expected = dens * reg["population"] / 1e5
-    assert np.allclose(inputs.doctors_by_type.sum(axis=1), expected, atol=4)
+    assert mean == pytest.approx(inputs.constants["metropolitan_density_per_100k"], abs=1.0)
+    assert dens["24"] == pytest.approx(265, abs=1.5)  # Centre-Val de Loire (DREES)
+    assert dens["93"] == pytest.approx(408, abs=1.5)  # PACA (DREES)
+    assert dens["11"] == pytest.approx(395, abs=0.5)  # Île-de-France (Insee, derived)
+
+
+def test_liberal_doctors_follow_each_region_s_gps_and_specialists(inputs):
+    reg = inputs.regions.set_index("region_code")
+    raw = pd.read_csv(DEFAULT_DATA_DIR / "doctors.csv", dtype={"region_code": str}).set_index(
+        "region_code"
+    )
+    # liberal GPs are shared in proportion to each region's GPs (gaps: the metropolitan GP share)
+    overseas = reg["overseas"]
+    metro_share = (
+        raw.loc[~overseas, "general_practitioners"].sum() / raw.loc[~overseas, "doctors_all"].sum()
+    )
+    gps = raw["general_practitioners"].fillna(raw["doctors_all"] * metro_share)
+    expected = 55_000 * gps["11"] / gps.sum()
+    assert abs(reg.loc["11", "doctors_general_practitioner"] - expected) <= 1
+    # Île-de-France has more liberal specialists than liberal GPs (250 specialists per 100,000)
+    assert reg.loc["11", "doctors_specialist"] > reg.loc["11", "doctors_general_practitioner"]
 
 
 def test_constants_events_platforms(inputs):
@@ -86,7 +104,7 @@ def test_constants_events_platforms(inputs):
         assert np.isfinite(c[name])
     assert c["consultations_per_year_liberal"] == 350_000_000
     assert c["doctolib_client_share"] == pytest.approx(
-        round(70_000 * 0.6 / (55_000 + 45_000 + c["health_centre_doctors_national"]), 3)
+        round(70_000 * 0.6 / (55_000 + 45_000 + inputs.doctors_by_type[:, 2].sum()), 3)
     )
     for key in REQUIRED_EVENTS:
         assert isinstance(inputs.events[key], dt.date)
@@ -111,9 +129,14 @@ def test_every_assumption_says_how_it_was_derived():
         "urban_source",
         "ftth_source",
         "underserved_source",
-        "doctors_source",
     ):
         assert (reg[col] != "").all(), col
+    docs = pd.read_csv(DEFAULT_DATA_DIR / "doctors.csv", dtype=str, keep_default_na=False)
+    assert (docs["source"] != "").all()
+    # the overseas gaps are flagged where they are
+    gaps = docs[docs["general_practitioners"] == ""]
+    assert sorted(gaps["region_code"]) == ["01", "02", "03", "06"]
+    assert gaps["note"].str.contains("GAP").all()
 
 
 # --- corrupted copies ----------------------------------------------------------------------------
@@ -173,11 +196,11 @@ def test_constant_share_out_of_range(data_copy):
 
 def test_missing_event_key(data_copy):
     def fn(df):
-        df.loc[df["key"] == "covid_lockdown2_end", "key"] = ""
+        df.loc[df["key"] == "phone_end_1", "key"] = ""
         return df
 
     _edit(data_copy / "events.csv", fn)
-    with pytest.raises(InputDataError, match=r"events\.csv: column key: .*covid_lockdown2_end"):
+    with pytest.raises(InputDataError, match=r"events\.csv: column key: .*phone_end_1"):
         load_inputs(data_copy)
 
 
@@ -210,4 +233,38 @@ def test_bad_constant_kind(data_copy):
 def test_wrong_region_count(data_copy):
     _edit(data_copy / "regions.csv", lambda df: df.iloc[:-1])
     with pytest.raises(InputDataError, match=r"regions\.csv: 17 region rows, expected exactly 18"):
+        load_inputs(data_copy)
+
+
+def test_doctors_file_inconsistent_or_incomplete(data_copy):
+    path = data_copy / "doctors.csv"
+    original = path.read_text(encoding="utf-8")
+
+    def gp_above_all(df):
+        df.loc[df["region_code"] == "24", "general_practitioners"] = "99999"
+        return df
+
+    _edit(path, gp_above_all)
+    with pytest.raises(InputDataError, match=r"doctors\.csv: row 24, column general_practitioners"):
+        load_inputs(data_copy)
+    path.write_text(original, encoding="utf-8")
+    _edit(path, lambda df: df[df["region_code"] != "06"])
+    with pytest.raises(InputDataError, match=r"doctors\.csv: column region_code: missing \['06'\]"):
+        load_inputs(data_copy)
+
+
+def test_stringency_file_with_a_gap_or_out_of_range(data_copy):
+    path = data_copy / "stringency.csv"
+    original = path.read_text(encoding="utf-8")
+    _edit(path, lambda df: df.drop(index=10))
+    with pytest.raises(InputDataError, match=r"stringency\.csv: row 2020-01-12, column date"):
+        load_inputs(data_copy)
+    path.write_text(original, encoding="utf-8")
+
+    def too_strict(df):
+        df.loc[5, "stringency_index"] = "120"
+        return df
+
+    _edit(path, too_strict)
+    with pytest.raises(InputDataError, match=r"stringency_index: 120.0 is outside .*\[0, 100\]"):
         load_inputs(data_copy)
