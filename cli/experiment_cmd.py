@@ -47,7 +47,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         nargs="+",
         default=[],
         metavar="NAME",
-        help="scenarios to leave out of the standard set (e.g. covid_2020, the slowest)",
+        help="scenarios to leave out of the standard set (e.g. as_it_happened, the slowest)",
     )
     p.add_argument(
         "--replicates",
@@ -161,17 +161,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     from experiments import least_change, runner, sensitivity
-    from experiments.scenarios import load_scenario, standard_scenarios
+    from experiments.scenarios import ALIASES, load_scenario, standard_scenarios
 
     t0 = time.perf_counter()
     out = args.out or runner.DEFAULT_OUT
     root_seed = runner.DEFAULT_ROOT_SEED if args.root_seed is None else args.root_seed
     # Validate everything before the first run: a bad scenario file stops here, nothing written.
     scenarios = [load_scenario(n) for n in args.scenarios] or standard_scenarios()
-    unknown = sorted(set(args.exclude) - {s.name for s in scenarios})
+    exclude = {ALIASES.get(name, name) for name in args.exclude}  # former names accepted
+    unknown = sorted(exclude - {s.name for s in scenarios})
     if unknown:
         raise ValueError(f"--exclude: {unknown} not among the scenarios to run")
-    scenarios = [s for s in scenarios if s.name not in set(args.exclude)]
+    scenarios = [s for s in scenarios if s.name not in exclude]
     if args.least_change and "baseline" not in {s.name for s in scenarios}:
         scenarios.insert(0, load_scenario("baseline"))
     if args.lc_levers:

@@ -81,7 +81,21 @@ LEVER_COSTS: dict[str, tuple[str, str]] = {
     "target_deserts": ("none", "a waiver of the rules in under-served areas"),
     "target_deserts_from": ("none", "the waiver's start"),
     "digital_inclusion": ("unpriced", "no sourced cost per person brought online"),
+    "full_coverage_until": ("acts", "the 100% insurance share's last day"),
+    "platforms_free_until": ("platform_subsidy", "the platform subsidy's last day"),
+    "rules_waiver_from": ("none", "a waiver of the rules: no direct cost"),
+    "rules_waiver_until": ("none", "the waiver's last day"),
+    "rules_waiver_scope": ("none", "the share of needs the waiver covers"),
+    "phone_from": ("none", "a reimbursement rule (audio-only acts): no direct cost"),
+    "phone_until": ("none", "the phone rule's last day"),
+    "avenant9_from": ("none", "a rule (activity cap, waiver in under-served areas)"),
     "covid": ("acts", "the history: 100% coverage from March 2020 (free platforms: their own)"),
+    "covid_demand": ("none", "the pandemic's demand, not a public decision"),
+    "covid_rules_waiver": ("none", "the history's waiver of the rules: no direct cost"),
+    "covid_full_coverage": ("acts", "the history's 100% coverage (18 Mar 2020 - 31 Dec 2021)"),
+    "covid_free_platforms": ("none", "free platforms under COVID: the platforms' own decision"),
+    "covid_phone": ("none", "the history's phone reimbursement: no direct cost"),
+    "covid_avenant9": ("none", "the history's Avenant 9: a rule"),
 }
 
 

@@ -180,14 +180,24 @@ def weekly_figure(a: Analysis, labels: list[str], title: str, observed):
     return fig
 
 
+#: The history scenario's label (``covid_2020`` in result folders written before its renaming).
+HISTORY_LABELS = ("as_it_happened", "covid_2020")
+
+
+def _history_label(a: Analysis) -> str | None:
+    """The history scenario's label among the runs, if it was run."""
+    return next((label for label in HISTORY_LABELS if label in a.labels), None)
+
+
 def covid_figure(a: Analysis, observed):
-    """covid_2020 beside the baseline: weekly acts with bands, linear scale."""
+    """The history (as it happened) beside the baseline: weekly acts with bands."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     ax = fig.subplots()
-    for label, color in (("baseline", "tab:blue"), ("covid_2020", "tab:purple")):
+    history = _history_label(a) or HISTORY_LABELS[0]
+    for label, color in (("baseline", "tab:blue"), (history, "tab:purple")):
         band = outcomes.weekly_bands(a.out, a.design.plan, label)
         if band.empty:
             continue
@@ -200,7 +210,7 @@ def covid_figure(a: Analysis, observed):
     ax.set_ylabel("acts per week (log scale)")
     ax.legend(loc="upper left", fontsize=9)
     ax.grid(True, alpha=0.3)
-    ax.set_title("The March 2020 regime (covid_2020) beside the no-COVID baseline", loc="left")
+    ax.set_title(f"2020-2021 as it happened ({history}) beside the no-COVID baseline", loc="left")
     return fig
 
 
@@ -569,13 +579,14 @@ def _public_cost(a: Analysis, figures: dict[str, str]) -> list[str]:
 
 
 def _covid(a: Analysis, figures: dict[str, str]) -> list[str]:
-    """``covid_2020`` beside the baseline."""
+    """The history (``as_it_happened``) beside the baseline."""
     out: list[str] = []
-    if "covid_2020" in a.labels:
-        out.append("## The March 2020 regime beside the baseline\n")
+    history = _history_label(a)
+    if history:
+        out.append("## 2020-2021 as it happened beside the baseline\n")
         rows = []
         for year in YEARS:
-            b, c = a.cell("baseline", year), a.cell("covid_2020", year)
+            b, c = a.cell("baseline", year), a.cell(history, year)
             if b and c:
                 rows.append(
                     [
@@ -585,8 +596,9 @@ def _covid(a: Analysis, figures: dict[str, str]) -> list[str]:
                         _p(c.get("p")),
                     ]
                 )
-        out.append(_table(["year", "baseline", "covid_2020", "covid_2020 hit share"], rows) + "\n")
-        out.append(f"![covid_2020 beside the baseline]({figures['covid']})\n")
+        header = ["year", "baseline", history, f"{history} hit share"]
+        out.append(_table(header, rows) + "\n")
+        out.append(f"![{history} beside the baseline]({figures['covid']})\n")
     return out
 
 
@@ -941,7 +953,7 @@ def write_report(out: str | Path = DEFAULT_OUT, report_dir: str | Path = DEFAULT
         for name, labels in groups.items():
             if labels:
                 save(weekly_figure(a, labels, name.split("_", 2)[-1], observed), name)
-        if "covid_2020" in a.labels and "baseline" in a.labels:
+        if _history_label(a) and "baseline" in a.labels:
             save(covid_figure(a, observed), "covid")
         if not a.sa.empty:
             save(sensitivity_figure(a), "sensitivity")
