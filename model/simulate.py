@@ -14,18 +14,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .calendar import parse_end, week_starts
-from .inputs import AGE_BANDS, DOCTOR_TYPES, Inputs, load_inputs
+from .calendar import week_starts
+from .inputs import AGE_BANDS, DOCTOR_TYPES, Inputs
 from .model import PLATFORMS, TeleModel
 from .params import (
     Levers,
     ParameterError,
     Uncertainties,
-    coerce_levers,
     coerce_uncertainties,
     read_parameter_file,
 )
-from .population import build_population
 
 #: Persons per patient agent by default: fine enough for smooth national and regional series,
 #: coarse enough for a run to end-2021 in well under two seconds.
@@ -127,15 +125,15 @@ def run_model(
     scale: int | None = None,
     inputs: Inputs | None = None,
 ) -> TeleModel:
-    """Build and run a :class:`TeleModel`, returning it (for callers that want its state)."""
-    unc = resolve_uncertainties(uncertainties)
-    lev = coerce_levers(levers)
-    seed = _check_seed(seed)
-    scale = _check_scale(scale)
-    end_date = parse_end(end)
-    inputs = inputs if inputs is not None else load_inputs()
-    population = build_population(inputs, scale, seed)
-    return TeleModel(inputs, population, unc, lev, seed, end_date).run()
+    """Build and run a :class:`TeleModel`, returning it (for callers that want its state).
+
+    The arguments are resolved as ``TeleModel``'s keywords are (:mod:`model.mesa_api`), so
+    ``simulate`` and ``mesa.batch_run(TeleModel, ...)`` run the same model for the same values.
+    """
+    _check_seed(seed)  # here no seed is an error (TeleModel reads it as 0, Mesa's way)
+    return TeleModel(
+        inputs, uncertainties=uncertainties, levers=levers, seed=seed, end=end, scale=scale
+    ).run()
 
 
 def simulate(
