@@ -37,7 +37,7 @@ $(BIN)/python:
 
 # Re-install only when pyproject.toml changes (the stamp records the last install).
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,app,cluster]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,app,cluster,decision]"
 	touch $(STAMP)
 
 clean:

@@ -1,8 +1,8 @@
 """The what-if model behind the page: settings in, one run and its summaries out (no UI here).
 
-SolaraViz is built around a ``mesa.Model`` that is stepped and redrawn; telesim's
-:class:`~model.model.TeleModel` keeps its weekly results in arrays rather than in a DataCollector,
-and a policy user wants the whole 2018-2021 horizon at once. So the page's model is
+SolaraViz is built around a ``mesa.Model`` that is stepped and redrawn; the page draws more than
+:class:`~model.model.TeleModel`'s DataCollector holds (regions, the baseline beside the run), and a
+policy user wants the whole 2018-2021 horizon at once. So the page's model is
 :class:`WhatIfModel`, a small ``mesa.Model`` holding one ``TeleModel`` built from the page's
 :class:`Settings` (levers, seed, scenario); :class:`RunView` holds what the charts draw, and
 :func:`baseline_view` the same for the *baseline* (levers at their defaults, same seed and

@@ -22,6 +22,14 @@ DEFAULT_REPLICATES = 4
 DEFAULT_LC_ROUNDS = 1
 DEFAULT_MORRIS_TRAJECTORIES = 2
 DEFAULT_SOBOL_N = 32
+#: The cheapest-package search and scenario discovery: about 1.3 CPU-seconds per run to the end
+#: of 2021 (packages are heavier runs than the baseline), so the defaults, 32 packages x 8
+#: replicates and 100 discovery runs, cost about 480 CPU-seconds (4 minutes of wall on 2 idle
+#: cores); raise them for a study.
+DEFAULT_CP_REPLICATES = 8
+DEFAULT_CP_EVALUATIONS = 32
+DEFAULT_CP_POPULATION = 16
+DEFAULT_SD_SAMPLES = 100
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -105,6 +113,46 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=DEFAULT_SOBOL_N,
         help=f"Sobol base sample size, a power of 2 (default {DEFAULT_SOBOL_N})",
     )
+    p.add_argument(
+        "--cheapest",
+        action="store_true",
+        help="also search the cheapest package of levers that hits each target with P >= 0.5 "
+        "and P >= 0.9 (NSGA-II over cost and P(hit); needs the 'decision' extra)",
+    )
+    p.add_argument(
+        "--cp-levers", nargs="+", default=None, metavar="LEVER", help="levers a package sets (all)"
+    )
+    p.add_argument(
+        "--cp-replicates",
+        type=positive_int,
+        default=DEFAULT_CP_REPLICATES,
+        help=f"replicates per package, the experiment's first ones (default "
+        f"{DEFAULT_CP_REPLICATES}, at most --replicates)",
+    )
+    p.add_argument(
+        "--cp-evaluations",
+        type=positive_int,
+        default=DEFAULT_CP_EVALUATIONS,
+        help=f"packages evaluated in all (default {DEFAULT_CP_EVALUATIONS})",
+    )
+    p.add_argument(
+        "--cp-population",
+        type=positive_int,
+        default=DEFAULT_CP_POPULATION,
+        help=f"NSGA-II population (default {DEFAULT_CP_POPULATION})",
+    )
+    p.add_argument(
+        "--discovery",
+        action="store_true",
+        help="also run scenario discovery: PRIM boxes of the conditions under which each target "
+        "is hit, over levers and the calibration's uncertainty (needs the 'decision' extra)",
+    )
+    p.add_argument(
+        "--sd-samples",
+        type=positive_int,
+        default=DEFAULT_SD_SAMPLES,
+        help=f"runs of the discovery design (default {DEFAULT_SD_SAMPLES})",
+    )
     p.add_argument("--report", action="store_true", help="write the report when done")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_executor_arguments(p)
@@ -113,21 +161,26 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     from experiments import least_change, runner, sensitivity
-    from experiments.scenarios import load_scenario, standard_scenarios
+    from experiments.scenarios import ALIASES, load_scenario, standard_scenarios
 
     t0 = time.perf_counter()
     out = args.out or runner.DEFAULT_OUT
     root_seed = runner.DEFAULT_ROOT_SEED if args.root_seed is None else args.root_seed
     # Validate everything before the first run: a bad scenario file stops here, nothing written.
     scenarios = [load_scenario(n) for n in args.scenarios] or standard_scenarios()
-    unknown = sorted(set(args.exclude) - {s.name for s in scenarios})
+    exclude = {ALIASES.get(name, name) for name in args.exclude}  # former names accepted
+    unknown = sorted(exclude - {s.name for s in scenarios})
     if unknown:
         raise ValueError(f"--exclude: {unknown} not among the scenarios to run")
-    scenarios = [s for s in scenarios if s.name not in set(args.exclude)]
+    scenarios = [s for s in scenarios if s.name not in exclude]
     if args.least_change and "baseline" not in {s.name for s in scenarios}:
         scenarios.insert(0, load_scenario("baseline"))
     if args.lc_levers:
         least_change.lever_paths(args.lc_levers)
+    if args.cheapest or args.discovery:
+        from experiments import cheapest
+
+        cheapest.search_space(args.cp_levers)
     from model.calendar import parse_end
 
     try:
@@ -183,6 +236,36 @@ def run(args) -> int:
                 f"{time.perf_counter() - t1:.0f} s",
                 file=sys.stderr,
             )
+        if args.cheapest:
+            from experiments import cheapest
+
+            _timed(
+                "cheapest package",
+                lambda: cheapest.run_cheapest(
+                    out,
+                    levers=args.cp_levers,
+                    replicates=min(args.cp_replicates, args.replicates),
+                    evaluations=args.cp_evaluations,
+                    population=args.cp_population,
+                    executor=executor,
+                    progress=progress,
+                ),
+                lambda r: f"{len(r['evaluated'])} packages x {r['replicates']} replicates",
+            )
+        if args.discovery:
+            from experiments import discovery
+
+            _timed(
+                "scenario discovery",
+                lambda: discovery.run_discovery(
+                    out,
+                    samples=args.sd_samples,
+                    levers=args.cp_levers,
+                    executor=executor,
+                    progress=progress,
+                ),
+                lambda r: f"{len(r['samples'])} runs",
+            )
     finally:
         executor.close()
     print(f"experiment folder: {out} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
@@ -191,3 +274,10 @@ def run(args) -> int:
 
         report.write_report(out)
     return 0
+
+
+def _timed(name: str, step, describe) -> None:
+    """Run one step of the experiment and say what it did and how long it took."""
+    t1 = time.perf_counter()
+    record = step()
+    print(f"{name}: {describe(record)} in {time.perf_counter() - t1:.0f} s", file=sys.stderr)

@@ -45,7 +45,7 @@ from scipy import optimize
 from infra.atomic import atomic_write_json
 
 from .outcomes import summary_table
-from .runner import Design, ExperimentError, RunSpec, execute, read_design
+from .runner import Design, ExperimentError, RunSpec, execute, read_design, replicate_specs
 
 #: The probabilities the least change is computed for.
 LEVELS = (0.5, 0.9)
@@ -275,21 +275,7 @@ def _same(a: dict, b: dict) -> bool:
 
 
 def _specs(path: LeverPath, t: float, design: Design, plan: list[dict]) -> list[RunSpec]:
-    label = point_label(path, t, design)
-    levers = point_levers(path, t)
-    return [
-        RunSpec(
-            label=label,
-            param_id=rep["param_id"],
-            seed=rep["seed"],
-            levers=levers,
-            uncertainties=design.param_sets[rep["param_id"]]["values"],
-            end=design.end,
-            scale=design.scale,
-            replicate=rep["replicate"],
-        )
-        for rep in plan
-    ]
+    return replicate_specs(point_label(path, t, design), point_levers(path, t), design, plan)
 
 
 def _record(out: Path) -> dict[str, Any]:
@@ -464,3 +450,39 @@ def analyse(out: str | Path) -> pd.DataFrame:
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def compact(lc: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The least-change table in short: one row per lever that reaches at least one target, one
+    column per (target year, level) holding the answer in words; and the levers that reach none
+    (lever, strongest setting tried), for one line.
+
+    A cell is the setting known to reach the target on the runs, with the interpolated estimate
+    (``"2019-06-01 (est. 2019-07-12)"``), ``"baseline hits"``, or ``"–"`` (not alone).
+    """
+    if lc.empty:
+        return pd.DataFrame(), pd.DataFrame(columns=["lever", "strongest_value"])
+    keys = sorted({(int(y), float(q)) for y, q in zip(lc["year"], lc["level"], strict=True)})
+    reaching, nothing = [], []
+    for lever, part in lc.groupby("lever", sort=False):
+        if (part["status"] == "unreachable").all():
+            nothing.append({"lever": lever, "strongest_value": part["strongest_value"].iloc[0]})
+            continue
+        row = {"lever": lever, "question": part["question"].iloc[0]}
+        for year, level in keys:
+            cell = part[(part["year"] == year) & (part["level"] == level)]
+            row[f"{year} P≥{level:g}"] = _cell(cell.iloc[0]) if len(cell) else "?"
+        reaching.append(row)
+    return pd.DataFrame(reaching), pd.DataFrame(nothing, columns=["lever", "strongest_value"])
+
+
+def _cell(r: pd.Series) -> str:
+    flag = "" if r["monotone"] else " (non-monotone)"
+    if r["status"] == "baseline":
+        return "baseline hits" + flag
+    if r["status"] == "bracket":
+        same = r["value_estimate"] == r["value_high"]
+        return f"{r['value_high']}" + ("" if same else f" (est. {r['value_estimate']})") + flag
+    if r["status"] == "unreachable":
+        return "–" + flag
+    return "not evaluated"

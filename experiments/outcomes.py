@@ -139,17 +139,25 @@ def summary_table(
     plan: Sequence[dict[str, Any]] | None = None,
     labels: Iterable[str] | None = None,
 ) -> pd.DataFrame:
-    """One row per run on disk: label, parameter set, seed, replicate and the run's outcomes.
+    """One row per run on disk: label, parameter set, seed, replicate and the run's outcomes
+    (acts, stocks and public cost, :func:`experiments.costs.run_costs`).
 
     With ``plan`` only the runs of the experiment's replicates are read (others in the folder,
     e.g. of a larger earlier experiment, are left out), for the given labels.
     """
-    rows = []
     if plan is not None and labels is not None:
         paths = [run_dir(out, lab, rep["param_id"], rep["seed"]) for lab in labels for rep in plan]
         paths = [p for p in paths if (p / "metadata.json").is_file()]
     else:
         paths = run_paths(out, labels)
+    return summarise_runs(paths)
+
+
+def summarise_runs(paths: Iterable[Path]) -> pd.DataFrame:
+    """One row per run folder (see :func:`summary_table`), in the order given."""
+    from .costs import run_costs
+
+    rows = []
     for path in paths:
         meta = read_meta(path)
         weekly = pd.read_parquet(path / "weekly.parquet")
@@ -160,6 +168,7 @@ def summary_table(
             "replicate": meta.get("replicate"),
         }
         row.update(summarise_weekly(weekly, meta["end"]))
+        row.update(run_costs(weekly, meta["levers"], meta.get("uncertainties"), meta["end"]))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -19,7 +19,7 @@ import pandas as pd
 from calibration.targets import OBSERVED_CSV, annual_targets, load_observed
 from infra.atomic import atomic_dir, atomic_savefig, atomic_write_text
 
-from . import decomposition, least_change, outcomes, sensitivity
+from . import cheapest, costs, decomposition, discovery, least_change, outcomes, sensitivity
 from .runner import DEFAULT_OUT, ROOT, ExperimentError, read_design, run_dir
 from .scenarios import GROUPS
 
@@ -57,6 +57,11 @@ def _order(name: str, record: dict[str, Any]) -> tuple:
     return (rank, name != "baseline", name)
 
 
+def _uses_sets(record: dict[str, Any], param_ids: set[str]) -> bool:
+    """Whether a search's record used only these parameter sets (else it is stale)."""
+    return {rep["param_id"] for rep in record.get("plan", [])} <= param_ids
+
+
 class Analysis:
     """Everything the report shows, computed once from the experiment folder."""
 
@@ -75,6 +80,7 @@ class Analysis:
         self.annual = outcomes.annual_table(self.summary, self.targets)
         self.diffs = outcomes.paired_differences(self.summary, "baseline")
         self.decomposition = decomposition.decomposition_table(self.summary)
+        self.costs = costs.scenario_costs(self.summary, "baseline")
         self.types = outcomes.type_table(self.summary)
         self.adopting = outcomes.stock_table(self.summary, "adopting_doctors")
         self.patients = outcomes.stock_table(self.summary, "patients_ever")
@@ -84,6 +90,12 @@ class Analysis:
         if len(self.lc) and not least_change.uses_sets(self.out, set(design.param_sets)):
             self.lc = pd.DataFrame()  # searched with parameter sets the experiment replaced
         self.sa, self.sa_info = sensitivity.analyse(self.out)
+        self.sd = None
+        if discovery.uses_sets(self.out, set(design.param_sets)):  # else drawn from older sets
+            self.sd = discovery.analyse(self.out, self.targets)
+        self.cp = cheapest.analyse(self.out)
+        if self.cp and not _uses_sets(self.cp["record"], set(design.param_sets)):
+            self.cp = {}  # searched with parameter sets the experiment replaced
         paths = [
             run_dir(self.out, lab, r["param_id"], r["seed"])
             for lab in self.labels
@@ -599,6 +611,64 @@ def _history(a: Analysis, figures: dict[str, str]) -> list[str]:
     return out
 
 
+def _meur(v: float | None) -> str:
+    """Euros as millions with one decimal (``12.3``)."""
+    return "–" if v is None or not math.isfinite(v) else f"{v / 1e6:,.1f}"
+
+
+def _public_cost(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """Public cost per scenario and cost per extra act, paired with the baseline."""
+    out: list[str] = ["## Public cost (million EUR, 15 Sep 2018 – 31 Dec 2021)\n"]
+    if a.costs.empty:
+        return out + ["No runs to cost.\n"]
+    unit = costs.unit_costs()
+    out.append(
+        "What the national insurance and the State pay: the insurance share of every act "
+        f"(coverage × {unit['tariff_eur']:g} EUR) and what the levers pay (equipment aid, "
+        "platform subsidy, campaign, pharmacy points), unit costs from "
+        "`experiments/data/costs.csv` (sources and assumptions in its README). *Net* counts, "
+        f"for the {unit['substitution_share']:.0%} of acts assumed to replace an in-person "
+        "consultation, only the insurance share above the in-person one "
+        f"({unit['in_person_insurance_share']:.0%}); *gross* counts every act's share as new "
+        "spending. The searches minimise the net cost. Extra cost and acts are paired "
+        "differences from the baseline (mean [5–95%]); EUR per extra act = mean extra cost / "
+        "mean extra acts.\n"
+    )
+    rows = []
+    for label in a.labels:
+        part = a.costs[a.costs["label"] == label]
+        if part.empty:
+            continue
+        r = part.iloc[0]
+        extra = label != "baseline" and "extra_cost" in r and math.isfinite(r["extra_cost"])
+        flags = costs.unpriced(a.design.scenarios[label]["levers"])
+        rows.append(
+            [
+                f"`{label}`" + (f" (unpriced: {', '.join(flags)})" if flags else ""),
+                f"{_meur(r['cost_net'])} [{_meur(r['cost_net_low'])}–{_meur(r['cost_net_high'])}]",
+                f"{_meur(r['cost_gross'])}",
+                f"{_meur(r['extra_cost'])} [{_meur(r['extra_cost_low'])}–"
+                f"{_meur(r['extra_cost_high'])}]"
+                if extra
+                else "–",
+                f"{_fmt(r['extra_acts'])}" if extra else "–",
+                f"{_fmt(r['eur_per_extra_act'], 2)}" if extra else "–",
+                f"{_fmt(r['gross_eur_per_extra_act'], 2)}" if extra else "–",
+            ]
+        )
+    header = [
+        "scenario",
+        "net cost",
+        "gross cost",
+        "extra net cost",
+        "extra acts",
+        "EUR per extra act (net)",
+        "EUR per extra act (gross)",
+    ]
+    out.append(_table(header, rows) + "\n")
+    return out
+
+
 def _weekly(a: Analysis, figures: dict[str, str]) -> list[str]:
     """The weekly figures."""
     out: list[str] = []
@@ -609,61 +679,134 @@ def _weekly(a: Analysis, figures: dict[str, str]) -> list[str]:
 
 
 def _least_change(a: Analysis, figures: dict[str, str]) -> list[str]:
-    """Least change per lever."""
+    """Least change per lever: one row per lever, one column per target and level."""
     out: list[str] = []
     out.append("## Least change per lever (one lever at a time)\n")
     if a.lc.empty:
         out.append("Not computed (run `telesim experiment --least-change`).\n")
-    else:
-        r0 = a.lc.iloc[0]
+        return out
+    r0 = a.lc.iloc[0]
+    out.append(
+        f"Each lever moved alone from its baseline towards its strongest setting; "
+        f"{int(r0['replicates'])} replicates per point (the experiment's first ones), "
+        "bisection in lockstep, then `scipy.optimize.brentq` on the interpolated response "
+        "inside the final bracket. A cell is the evaluated setting known to reach the target "
+        "with at least that share of runs, and in brackets the estimate interpolated inside "
+        "the bracket still open (more `--lc-rounds` narrow it); – means not with this lever "
+        "alone. Brackets in `tables/least_change.csv`.\n"
+    )
+    reaching, nothing = least_change.compact(a.lc)
+    if len(reaching):
+        columns = [c for c in reaching.columns if c not in ("lever", "question")]
+        rows = [
+            [f"`{r['lever']}`", r["question"], *[r[c] for c in columns]]
+            for _, r in reaching.iterrows()
+        ]
+        out.append(_table(["lever", "least change sought", *columns], rows) + "\n")
+    if len(nothing):
+        names = ", ".join(f"`{r.lever}` (up to {r.strongest_value})" for r in nothing.itertuples())
         out.append(
-            f"Each lever moved alone from its baseline towards its strongest setting; "
-            f"{int(r0['replicates'])} replicates per point (the experiment's first ones), "
-            "bisection in lockstep, then `scipy.optimize.brentq` on the interpolated response "
-            "inside the final bracket. *Reaches it at* is the evaluated setting known to reach "
-            "the target with at least that share of runs; *between* is the bracket still open "
-            "(more `--lc-rounds` narrow it); *estimate* interpolates within it.\n"
+            f"Not reachable alone for any target and level ({len(nothing)} of "
+            f"{len(nothing) + len(reaching)} levers, each up to its strongest setting): "
+            f"{names}.\n"
         )
-        rows = []
-        for r in a.lc.itertuples():
-            if r.status == "unreachable":
-                answer = f"not reachable with this lever alone (up to {r.strongest_value})"
-                between = est = "–"
-            elif r.status == "baseline":
-                answer, between, est = "already at baseline", "–", "–"
-            elif r.status == "bracket":
-                answer = str(r.value_high)
-                between = f"{r.value_low} … {r.value_high}"
-                est = str(r.value_estimate)
-            else:
-                answer, between, est = "not evaluated", "–", "–"
-            flag = "" if r.monotone else " (non-monotone points)"
+    return out
+
+
+def _cheapest(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """The cheapest package per target and level, and the cost–P(hit) Pareto fronts."""
+    out: list[str] = ["## Cheapest package per target\n"]
+    if not a.cp or a.cp["archive"].empty:
+        out.append("Not computed (run `telesim experiment --cheapest`).\n")
+        return out
+    rec, archive = a.cp["record"], a.cp["archive"]
+    out.append(
+        f"{len(archive)} packages evaluated (NSGA-II, population {rec['population']}, seed "
+        f"{rec['seed']}; the first generation a Latin hypercube with the two corners), each on "
+        f"the same {rec['replicates']} replicates (common random numbers: the experiment's "
+        "first parameter sets and seeds). A package sets the levers "
+        + ", ".join(f"`{d['lever']}`" for d in rec["dimensions"])
+        + " together, from their cheapest to their strongest setting. Cost: the net public "
+        "cost (section *Public cost*), mean [5–95%] over the replicates; P(hit): the share of "
+        "the replicates reaching the target, with its 90% Jeffreys interval. The chance "
+        "constraint P(hit) ≥ level is read on those replicates; a cheaper package may exist "
+        "that the search did not evaluate (raise `--cp-evaluations`).\n"
+    )
+    rows = []
+    for r in a.cp["answers"].to_dict("records"):
+        p = f"p_{r['year']}"
+        if r["found"]:
             rows.append(
                 [
-                    f"`{r.lever}`",
-                    r.question,
-                    f"{r.year}",
-                    f"{r.level:.1f}",
-                    answer + flag,
-                    between,
-                    est,
+                    f"{r['year']}: {r['target']:,.0f}",
+                    f"{r['level']:g}",
+                    r["package"],
+                    f"{_meur(r['cost'])} [{_meur(r['cost_low'])}–{_meur(r['cost_high'])}]",
+                    _meur(r["cost_gross"]),
+                    f"{_p(r[p])} [{_p(r[p + '_low'])}–{_p(r[p + '_high'])}]",
                 ]
             )
-        out.append(
-            _table(
+        else:
+            rows.append(
                 [
-                    "lever",
-                    "least change sought",
-                    "target",
-                    "P ≥",
-                    "reaches it at",
-                    "between",
-                    "estimate",
-                ],
-                rows,
+                    f"{r['year']}: {r['target']:,.0f}",
+                    f"{r['level']:g}",
+                    f"none of the {r['candidates']} evaluated (best P(hit) {_p(r['best_p'])})",
+                    "–",
+                    "–",
+                    "–",
+                ]
             )
-            + "\n"
+    header = ["target", "P ≥", "cheapest package found", "net cost", "gross cost", "P(hit)"]
+    out.append(_table(header, rows) + "\n")
+    base = a.cp.get("baseline") or {}
+    if base:
+        out.append(
+            f"The baseline on the same replicates: net cost {_meur(base['cost'])} million EUR; "
+            + ", ".join(f"P(hit {y}) {_p(base.get(f'p_{y}'))}" for y in a.cp["targets"])
+            + ".\n"
         )
+    out.append(f"![cost against P(hit)]({figures['cheapest']})\n")
+    return out
+
+
+def _discovery(a: Analysis, figures: dict[str, str]) -> list[str]:
+    """PRIM boxes: under which conditions each target is hit."""
+    out: list[str] = ["## Under which conditions is each target hit? (scenario discovery)\n"]
+    if a.sd is None or a.sd.empty:
+        out.append("Not computed (run `telesim experiment --discovery`).\n")
+        return out
+    runs = int(a.sd["runs"].iloc[0])
+    out.append(
+        f"{runs} runs, each a package drawn from a Latin hypercube over the levers of the "
+        "cheapest-package search and a parameter set drawn from the calibration's (in proportion "
+        "to its weight), with a seed of its own. PRIM (EMA Workbench) peels the box of levers and "
+        "uncertainties where the target is hit most often; the box shown is the one of highest "
+        "*coverage* (share of all hits inside it) whose *density* (share of hits among its "
+        f"runs) reaches {discovery.DENSITY_GOAL:g} (or half way from the hit share to 1, if "
+        "higher), else the densest. *Mass*: share of the runs "
+        "inside it. Only the restricted dimensions are listed; a date lever *by D* means set on "
+        "or before D.\n"
+    )
+    rows = []
+    for r in a.sd.to_dict("records"):
+        head = [f"{r['year']}: {r['target']:,.0f}", f"{r['hit_share']:.2f}"]
+        if not isinstance(r.get("box"), str):
+            never = "never hit in the design" if r["hit_share"] == 0 else "always hit"
+            rows.append([*head, never, "–", "–", "–"])
+            continue
+        flag = "" if r["met_goal"] else " (density goal not met)"
+        rows.append(
+            [
+                *head,
+                (r["box"] or "no restriction") + flag,
+                f"{r['coverage']:.2f}",
+                f"{r['density']:.2f}",
+                f"{r['mass']:.2f} ({int(r['runs_in_box'])} runs)",
+            ]
+        )
+    header = ["target", "hit share", "box (restricted dimensions)", "coverage", "density", "mass"]
+    out.append(_table(header, rows) + "\n")
     return out
 
 
@@ -814,8 +957,11 @@ SECTIONS = (
     _baseline,
     _paired_differences,
     _history,
+    _public_cost,
     _weekly,
     _least_change,
+    _cheapest,
+    _discovery,
     _sensitivity,
     _stocks,
     _doctor_types,
@@ -831,6 +977,19 @@ def markdown(a: Analysis, figures: dict[str, str]) -> str:
     for section in SECTIONS:
         out += section(a, figures)
     return "\n".join(out)
+
+
+def _cheapest_tables(a: Analysis) -> dict[str, pd.DataFrame]:
+    """The cheapest-package search's CSV tables (every package evaluated, the answers)."""
+    if not a.cp:
+        return {}
+    archive = a.cp["archive"].drop(columns=["levers"], errors="ignore")
+    answers = a.cp["answers"].drop(columns=["levers"], errors="ignore")
+    return {"cheapest_packages.csv": archive, "cheapest_answers.csv": answers}
+
+
+def _discovery_tables(a: Analysis) -> dict[str, pd.DataFrame]:
+    return {} if a.sd is None else {"discovery_boxes.csv": a.sd}
 
 
 def write_report(out: str | Path = DEFAULT_OUT, report_dir: str | Path = DEFAULT_REPORT) -> Path:
@@ -867,6 +1026,8 @@ def write_report(out: str | Path = DEFAULT_OUT, report_dir: str | Path = DEFAULT
             save(decomposition.decomposition_figure(a.decomposition), "decomposition")
         if not a.sa.empty:
             save(sensitivity_figure(a), "sensitivity")
+        if a.cp and not a.cp["archive"].empty:
+            save(cheapest.front_figure(a.cp), "cheapest")
         if not a.regions.empty:
             save(region_figure(a), "regions")
         tables = {
@@ -874,11 +1035,14 @@ def write_report(out: str | Path = DEFAULT_OUT, report_dir: str | Path = DEFAULT
             "annual.csv": a.annual,
             "paired_differences.csv": a.diffs,
             "decomposition.csv": a.decomposition,
+            "costs.csv": a.costs,
             "doctor_types.csv": a.types,
             "adopting_doctors.csv": a.adopting,
             "regions.csv": a.regions,
             "least_change.csv": a.lc,
             "sensitivity.csv": a.sa,
+            **_cheapest_tables(a),
+            **_discovery_tables(a),
         }
         for name, frame in tables.items():
             atomic_write_text(tmp / "tables" / name, frame.to_csv(index=False, float_format="%.6g"))

@@ -66,6 +66,7 @@ class ParamSet:
     id: str
     values: dict[str, Any]
     loss: float | None = None
+    weight: float = 1.0  # a weighted posterior's weight (1 for an unweighted ensemble)
 
 
 def _values_hash(values: dict[str, Any]) -> str:
@@ -106,10 +107,15 @@ def load_parameter_sets(source: str | Path = "ensemble") -> tuple[list[ParamSet]
         try:
             values = Uncertainties.from_dict(given, where=where).to_dict()
             loss = float(rec["loss"]) if "loss" in rec and not _missing(rec["loss"]) else None
+            weight = (
+                float(rec["weight"]) if "weight" in rec and not _missing(rec["weight"]) else 1.0
+            )
+            if not (math.isfinite(weight) and weight >= 0):
+                raise ValueError(f"weight {weight!r} is not a finite number >= 0")
         except ValueError as exc:
             text = str(exc) if str(exc).startswith(where) else f"{where}: {exc}"
             raise ExperimentError(f"--ensemble: {text}") from None
-        sets.append(ParamSet(f"e{row:03d}-{_values_hash(values)}", values, loss))
+        sets.append(ParamSet(f"e{row:03d}-{_values_hash(values)}", values, loss, weight))
     return sets, f"{len(sets)} parameter sets of the calibration ensemble {path}"
 
 
@@ -119,6 +125,19 @@ def _missing(v: Any) -> bool:
 
 def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
+
+
+def draw_parameter_sets(
+    param_sets: dict[str, dict[str, Any]], n: int, rng: np.random.Generator
+) -> list[str]:
+    """``n`` parameter-set ids drawn with replacement, in proportion to their ``weight`` (1 each
+    in an unweighted ensemble; a weighted posterior's weights otherwise): the one place the
+    designs that sample the calibration's uncertainty (scenario discovery) draw from it."""
+    ids = sorted(param_sets)
+    weights = np.array([float(param_sets[i].get("weight", 1.0)) for i in ids])
+    if not ids or weights.sum() <= 0:
+        raise ExperimentError("no parameter set with a positive weight to draw from")
+    return [ids[k] for k in rng.choice(len(ids), size=n, replace=True, p=weights / weights.sum())]
 
 
 def replicate_seed(root_seed: int, replicate: int) -> int:
@@ -182,6 +201,31 @@ class RunSpec:
             "end": self.end,
             "scale": self.scale,
         }
+
+
+def replicate_specs(
+    label: str,
+    levers: dict[str, Any],
+    design: Any,
+    plan: Sequence[dict[str, Any]],
+    tables: tuple[str, ...] = TABLES,
+) -> list[RunSpec]:
+    """One spec per replicate of ``plan`` for one lever set, with the design's parameter sets,
+    end and scale (a least-change point, a candidate package)."""
+    return [
+        RunSpec(
+            label=label,
+            param_id=rep["param_id"],
+            seed=rep["seed"],
+            levers=levers,
+            uncertainties=design.param_sets[rep["param_id"]]["values"],
+            end=design.end,
+            scale=design.scale,
+            replicate=rep["replicate"],
+            tables=tables,
+        )
+        for rep in plan
+    ]
 
 
 def run_one(spec: RunSpec) -> dict[str, Any]:
@@ -538,7 +582,9 @@ def run_experiment(
         end=str(end),
         scale=scale,
         params_note=note,
-        param_sets={ps.id: {"values": ps.values, "loss": ps.loss} for ps in param_sets},
+        param_sets={
+            ps.id: {"values": ps.values, "loss": ps.loss, "weight": ps.weight} for ps in param_sets
+        },
         plan=plan,
         scenarios={s.name: scenario_record(s) for s in scenarios},
     )

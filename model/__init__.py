@@ -9,6 +9,7 @@ from .simulate import (
     best_uncertainties,
     clear_population_cache,
     load_uncertainties,
+    resolve_uncertainties,
     run_model,
     simulate,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "best_uncertainties",
     "clear_population_cache",
     "load_uncertainties",
+    "resolve_uncertainties",
     "run_model",
     "simulate",
 ]

@@ -55,7 +55,7 @@ import datetime as dt
 import mesa
 import numpy as np
 
-from . import rules
+from . import mesa_api, rules
 from .agents import ILE_DE_FRANCE, Doctolib, OtherPlatforms, RegionAgent
 from .calendar import WEEKS_PER_YEAR, n_weeks_until
 from .inputs import AGE_BANDS, DOCTOR_TYPES, Inputs
@@ -351,13 +351,23 @@ class TeleModel(mesa.Model):
 
     def __init__(
         self,
-        inputs: Inputs,
-        population: Population,
-        uncertainties: Uncertainties,
-        levers: Levers,
-        seed: int,
-        end: dt.date,
+        inputs: Inputs | None = None,
+        population: Population | None = None,
+        uncertainties: Uncertainties | dict | None = None,
+        levers: Levers | dict | None = None,
+        seed: int | None = None,
+        end: dt.date | str | None = None,
+        *,
+        scale: int | None = None,
+        rng: int | None = None,
+        **kwargs,
     ):
+        """Positionally from built objects (as ``simulate`` does), or Mesa's way from keywords:
+        any lever or uncertainty by name, ``seed`` (or ``rng``), ``end``, ``scale``; the rest
+        from the best set and the baseline levers (:mod:`model.mesa_api`)."""
+        inputs, population, uncertainties, levers, seed, end = mesa_api.model_arguments(
+            inputs, population, uncertainties, levers, seed, end, scale, rng, kwargs
+        )
         super().__init__(rng=seed)
         self.inputs = inputs
         self.pop = population
@@ -428,6 +438,7 @@ class TeleModel(mesa.Model):
             OtherPlatforms(self, 1, "other", "Other platforms"),
         ]
         self._alloc_outputs()
+        self.datacollector = mesa.DataCollector(model_reporters=mesa_api.model_reporters())
 
     def _setup_usage(self) -> None:
         """Per-run state of the patients' step, allocated once (see the module docstring)."""
@@ -520,6 +531,8 @@ class TeleModel(mesa.Model):
             region.step()
         self._record(k)
         self.week += 1
+        self.running = self.week < self.n_weeks
+        self.datacollector.collect(self)
 
     # --- doctors ------------------------------------------------------------------------------
     def _update_openness(self, share: float, shift: float) -> None:

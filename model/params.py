@@ -76,8 +76,11 @@ class _Params:
             object.__setattr__(self, f.name, checked)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any] | None, *, where: str | None = None):
-        """Build from a plain mapping (a TOML table, JSON), refusing unknown names."""
+    def from_dict(cls, values: dict[str, Any] | None, *, where: str | None = None, base=None):
+        """Build from a plain mapping (a TOML table, JSON), refusing unknown names.
+
+        Fields the mapping leaves out keep their value in ``base`` (default: the class defaults).
+        """
         values = dict(values or {})
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
@@ -87,7 +90,7 @@ class _Params:
                 f"{prefix}unknown {cls.__name__.lower()} field(s) {unknown}; "
                 f"allowed: {sorted(known)}"
             )
-        return cls(**values)
+        return cls(**values) if base is None else dataclasses.replace(base, **values)
 
     def replace(self, **changes: Any):
         """A copy with some fields changed (validated like the constructor)."""
@@ -528,12 +531,18 @@ class Levers(_Params):
     covid_avenant9: bool = _p(True, doc="with covid: Avenant 9 from 22 Sep 2021")
 
 
-def coerce_uncertainties(value: Uncertainties | dict | None) -> Uncertainties | None:
-    """Accept an :class:`Uncertainties`, a mapping, or None (meaning: the project's best set)."""
+def coerce_uncertainties(
+    value: Uncertainties | dict | None, base: Uncertainties | None = None
+) -> Uncertainties | None:
+    """Accept an :class:`Uncertainties`, a mapping, or None (meaning: the project's best set).
+
+    A mapping overlays ``base`` (default: the planning defaults): the fields it names change, the
+    others keep their value in ``base``.
+    """
     if value is None or isinstance(value, Uncertainties):
         return value
     if isinstance(value, dict):
-        return Uncertainties.from_dict(value)
+        return Uncertainties.from_dict(value, base=base)
     raise ParameterError(f"uncertainties: expected Uncertainties, dict or None, got {value!r}")
 
 

@@ -14,18 +14,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .calendar import parse_end, week_starts
-from .inputs import AGE_BANDS, DOCTOR_TYPES, Inputs, load_inputs
+from .calendar import week_starts
+from .inputs import AGE_BANDS, DOCTOR_TYPES, Inputs
 from .model import PLATFORMS, TeleModel
 from .params import (
     Levers,
     ParameterError,
     Uncertainties,
-    coerce_levers,
     coerce_uncertainties,
     read_parameter_file,
 )
-from .population import SPECIALIST, build_population
+from .population import SPECIALIST
 
 #: Persons per patient agent by default: fine enough for smooth national and regional series,
 #: coarse enough for a run to end-2021 in well under two seconds.
@@ -50,6 +49,19 @@ def best_uncertainties() -> tuple[Uncertainties, str]:
     if path:
         raise ParameterError(f"{UNCERTAINTIES_ENV}: {path!r} is not a file")
     return Uncertainties(), "planning defaults (not calibrated)"
+
+
+def resolve_uncertainties(value: Uncertainties | dict | None) -> Uncertainties:
+    """The uncertainties a run uses: a full :class:`Uncertainties` as it is; ``None`` the best set
+    (:func:`best_uncertainties`); a mapping, even a partial one, the best set with the values it
+    names changed. So an outside client (EMA Workbench, ``mesa.batch_run``) that passes only what
+    it varies keeps the calibrated values of everything else.
+    """
+    if isinstance(value, Uncertainties):
+        return value
+    if value is None or isinstance(value, dict):
+        return coerce_uncertainties(value or {}, base=best_uncertainties()[0])
+    return coerce_uncertainties(value)  # raises the error naming the expected types
 
 
 #: Keys under which a parameter file may hold its uncertainty values (else the top level).
@@ -114,17 +126,15 @@ def run_model(
     scale: int | None = None,
     inputs: Inputs | None = None,
 ) -> TeleModel:
-    """Build and run a :class:`TeleModel`, returning it (for callers that want its state)."""
-    unc = coerce_uncertainties(uncertainties)
-    if unc is None:
-        unc = best_uncertainties()[0]
-    lev = coerce_levers(levers)
-    seed = _check_seed(seed)
-    scale = _check_scale(scale)
-    end_date = parse_end(end)
-    inputs = inputs if inputs is not None else load_inputs()
-    population = build_population(inputs, scale, seed)
-    return TeleModel(inputs, population, unc, lev, seed, end_date).run()
+    """Build and run a :class:`TeleModel`, returning it (for callers that want its state).
+
+    The arguments are resolved as ``TeleModel``'s keywords are (:mod:`model.mesa_api`), so
+    ``simulate`` and ``mesa.batch_run(TeleModel, ...)`` run the same model for the same values.
+    """
+    _check_seed(seed)  # here no seed is an error (TeleModel reads it as 0, Mesa's way)
+    return TeleModel(
+        inputs, uncertainties=uncertainties, levers=levers, seed=seed, end=end, scale=scale
+    ).run()
 
 
 def simulate(
@@ -140,8 +150,11 @@ def simulate(
 
     Args:
         uncertainties: behavioural parameters; None means the project's best set
-            (the committed calibration once it exists, see :func:`best_uncertainties`).
-        levers: policy levers; None means the baseline (rules and dates as they were, no COVID).
+            (the committed calibration once it exists, see :func:`best_uncertainties`); a dict
+            (even a partial one) overlays the best set: the values it names, the best set's for
+            the rest (:func:`resolve_uncertainties`).
+        levers: policy levers; None means the baseline (rules and dates as they were, no COVID);
+            a dict (even a partial one) overlays the baseline.
         seed: the root seed; every random stream of the run derives from it.
         end: last day covered (inclusive); row k covers 15 Sep 2018 + 7k days, 7 days.
         scale: persons per patient agent (1 = the whole population); default ``DEFAULT_SCALE``.

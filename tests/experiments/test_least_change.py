@@ -51,3 +51,37 @@ def test_lever_paths_start_at_the_baseline_and_stay_in_range():
         assert path.value(0.0) == getattr(Levers(), path.lever)
         for t in (0.01, 0.5, 1.0):
             Levers().replace(**{path.lever: path.value(t)})  # validated: in range, right type
+
+
+def test_compact_table_has_one_row_per_reaching_lever_and_one_line_for_the_rest():
+    import pandas as pd
+
+    from experiments.least_change import compact
+
+    rows = []
+    for lever, status in (("a", "bracket"), ("b", "unreachable"), ("c", "baseline")):
+        for year in (2019, 2020):
+            for level in (0.5, 0.9):
+                reached = status if (lever != "a" or year == 2020) else "unreachable"
+                rows.append(
+                    {
+                        "lever": lever,
+                        "question": f"least {lever}",
+                        "year": year,
+                        "level": level,
+                        "status": reached,
+                        "value_high": "0.5",
+                        "value_estimate": "0.4",
+                        "strongest_value": "1",
+                        "monotone": True,
+                    }
+                )
+    reaching, nothing = compact(pd.DataFrame(rows))
+    assert list(reaching["lever"]) == ["a", "c"]
+    assert [c for c in reaching.columns if "P≥" in c] == [
+        "2019 P≥0.5", "2019 P≥0.9", "2020 P≥0.5", "2020 P≥0.9"
+    ]  # fmt: skip
+    a = reaching.set_index("lever").loc["a"]
+    assert a["2019 P≥0.5"] == "–" and a["2020 P≥0.9"] == "0.5 (est. 0.4)"
+    assert reaching.set_index("lever").loc["c", "2019 P≥0.5"] == "baseline hits"
+    assert list(nothing["lever"]) == ["b"]
