@@ -1,9 +1,11 @@
 """The experiment runner: scenarios × replicates, each run saved to disk the moment it finishes.
 
 Design (EMA Workbench's vocabulary): an *experiment* is a set of scenarios (lever settings) crossed
-with R *replicates*; replicate ``r`` pairs one parameter set drawn from the calibration's ensemble
-(the uncertainties) with one seed derived from the root seed by numpy ``SeedSequence``. Every
-scenario meets the same replicates, so scenario effects are paired differences.
+with R *replicates*; replicate ``r`` pairs one parameter set drawn from the calibration's posterior
+(``calibration/posterior.csv``: weighted draws, so hit probabilities integrate the parameter
+uncertainty; the old ``ensemble.csv`` only when there is no posterior) with one seed derived from
+the root seed by numpy ``SeedSequence``. Every scenario meets the same replicates, so scenario
+effects are paired differences.
 
 Where the work happens is the executor's business (``infra.execution``: this process, a local
 process pool, a Dask cluster). Workers only compute: :func:`run_one` takes a small picklable
@@ -39,7 +41,11 @@ from infra.provenance import git, package_versions
 ROOT = Path(__file__).resolve().parents[1]
 #: Default output folder of ``telesim experiment``.
 DEFAULT_OUT = ROOT / "results" / "experiments"
-#: The calibration's ensemble of parameter sets (one column per uncertainty, plus ``loss``).
+#: The calibration's posterior: a row per particle, a column per uncertainty, ``weight``, ``loss``.
+POSTERIOR_CSV = ROOT / "calibration" / "posterior.csv"
+#: The calibration's record (read for the posterior's date and checksum).
+CALIBRATED_JSON = ROOT / "calibration" / "calibrated.json"
+#: The ensemble of earlier calibrations (a column per uncertainty, plus ``loss``): the fallback.
 ENSEMBLE_CSV = ROOT / "calibration" / "ensemble.csv"
 #: Root seed of the replicates unless ``--root-seed`` says otherwise (the first day of the study).
 DEFAULT_ROOT_SEED = 20180915
@@ -47,7 +53,7 @@ DEFAULT_ROOT_SEED = 20180915
 TABLES = ("weekly", "by_region", "by_platform", "by_age")
 #: Version of the on-disk layout (bumped if it changes incompatibly).
 LAYOUT_VERSION = 1
-#: Spawn key of the stream that orders the ensemble draws (far from the replicates' keys 0..R-1).
+#: Spawn key of the stream that draws the parameter sets (far from the replicates' keys 0..R-1).
 _PARAM_DRAW_KEY = 2**31
 
 
@@ -66,6 +72,7 @@ class ParamSet:
     id: str
     values: dict[str, Any]
     loss: float | None = None
+    weight: float | None = None  # posterior weight (None: sets of equal standing)
 
 
 def _values_hash(values: dict[str, Any]) -> str:
@@ -73,24 +80,64 @@ def _values_hash(values: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
-def load_parameter_sets(source: str | Path = "ensemble") -> tuple[list[ParamSet], str]:
+def load_parameter_sets(source: str | Path = "posterior") -> tuple[list[ParamSet], str]:
     """The parameter sets replicates draw from, and a sentence saying where they came from.
 
-    ``source``: ``"ensemble"`` (``calibration/ensemble.csv`` if present, else the single best set,
-    which the note says), ``"best"`` (the single set :func:`model.best_uncertainties` gives), or the
-    path of an ensemble CSV. Ids are ``e<row>-<hash>`` / ``best-<hash>``: a changed ensemble gives
-    new ids, so runs on disk are never silently reused for other parameter values.
+    ``source``: ``"posterior"`` (``calibration/posterior.csv``, weighted; without it the ensemble,
+    as for ``"ensemble"``, which the note says), ``"ensemble"`` (``calibration/ensemble.csv`` if
+    present, else the single best set, which the note says), ``"best"`` (the single set
+    :func:`model.best_uncertainties` gives), or the path of a CSV (weighted if it has a ``weight``
+    column). Ids are ``p<row>-<hash>`` (posterior), ``e<row>-<hash>`` / ``best-<hash>``: a changed
+    calibration gives new ids, so runs on disk are never silently reused for other values.
     """
-    from model import Uncertainties, best_uncertainties
+    from model import best_uncertainties
 
-    if str(source) == "best" or (str(source) == "ensemble" and not ENSEMBLE_CSV.is_file()):
+    source = str(source)
+    if source == "posterior":
+        if POSTERIOR_CSV.is_file():
+            return _read_sets(POSTERIOR_CSV, "p", _posterior_note(POSTERIOR_CSV))
+        sets, note = load_parameter_sets("ensemble")
+        return sets, f"{note} (no posterior at {_rel_root(POSTERIOR_CSV)})"
+    if source == "best" or (source == "ensemble" and not ENSEMBLE_CSV.is_file()):
         unc, where = best_uncertainties()
         values = unc.to_dict()
         note = f"the single best parameter set ({where})"
-        if str(source) == "ensemble":
+        if source == "ensemble":
             note += f"; no ensemble at {ENSEMBLE_CSV.relative_to(ROOT)}, so no parameter spread"
         return [ParamSet(f"best-{_values_hash(values)}", values)], note
-    path = ENSEMBLE_CSV if str(source) == "ensemble" else Path(source)
+    path = ENSEMBLE_CSV if source == "ensemble" else Path(source)
+    sets, note = _read_sets(path, "e", None)
+    return sets, note
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _posterior_note(path: Path) -> str:
+    """Which posterior: its checksum and the date of the calibration that wrote it."""
+    sha = _sha256(path)
+    when = None
+    try:
+        record = json.loads(CALIBRATED_JSON.read_text(encoding="utf-8"))
+        if record.get("posterior", {}).get("sha256") == sha:
+            when = f"calibration of {record.get('date')}"
+    except (OSError, ValueError, AttributeError):
+        pass
+    if when is None:
+        mtime = dt.datetime.fromtimestamp(Path(path).stat().st_mtime, dt.UTC).date()
+        when = f"file dated {mtime.isoformat()}, not the one calibrated.json records"
+    return f"the calibration posterior {_rel_root(path)} (sha256 {sha[:12]}, {when})"
+
+
+def _rel_root(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _read_sets(path: Path, prefix: str, note: str | None) -> tuple[list[ParamSet], str]:
+    from model import Uncertainties
+
     try:
         table = pd.read_csv(path)
     except (OSError, ValueError) as exc:
@@ -99,6 +146,17 @@ def load_parameter_sets(source: str | Path = "ensemble") -> tuple[list[ParamSet]
     columns = [c for c in table.columns if c in names]
     if not columns or table.empty:
         raise ExperimentError(f"--ensemble: {path} has no rows or no uncertainty columns")
+    weighted = "weight" in table.columns
+    if weighted:
+        w = pd.to_numeric(table["weight"], errors="coerce")
+        if w.isna().any() or (w < 0).any() or not w.sum() > 0:
+            raise ExperimentError(
+                f"--ensemble: {path}: column weight must hold non-negative numbers, not all zero"
+            )
+    if note is None:
+        note = f"the parameter sets of {_rel_root(path)} (sha256 {_sha256(path)[:12]}" + (
+            ", weighted)" if weighted else ")"
+        )
     sets = []
     for row, rec in enumerate(table.to_dict("records")):
         given = {c: _plain(rec[c]) for c in columns if not _missing(rec[c])}
@@ -109,8 +167,9 @@ def load_parameter_sets(source: str | Path = "ensemble") -> tuple[list[ParamSet]
         except ValueError as exc:
             text = str(exc) if str(exc).startswith(where) else f"{where}: {exc}"
             raise ExperimentError(f"--ensemble: {text}") from None
-        sets.append(ParamSet(f"e{row:03d}-{_values_hash(values)}", values, loss))
-    return sets, f"{len(sets)} parameter sets of the calibration ensemble {path}"
+        weight = float(rec["weight"]) if weighted else None
+        sets.append(ParamSet(f"{prefix}{row:03d}-{_values_hash(values)}", values, loss, weight))
+    return sets, f"{note}, {len(sets)} sets"
 
 
 def _missing(v: Any) -> bool:
@@ -136,19 +195,35 @@ def replicate_plan(
 ) -> list[dict[str, Any]]:
     """Replicate r → (parameter set, seed); the same plan for every scenario (paired runs).
 
-    Parameter sets are taken in an order shuffled once from the root seed, without replacement
-    until the ensemble is exhausted (then cycling), so R replicates see R different sets.
+    Weighted sets (a posterior): each replicate draws a set with probability proportional to its
+    weight (with replacement: the r-th uniform of a stream derived from the root seed, through the
+    weights' cumulative sum), so the draws are a sample of the posterior. Unweighted sets: taken in
+    an order shuffled once from the root seed, without replacement until exhausted (then cycling),
+    so R replicates see R different sets. Both are prefix-stable: raising R keeps the first draws.
     """
     if replicates < 1:
         raise ExperimentError(f"--replicates: {replicates} is outside the allowed range [1, 10000]")
-    order = np.random.default_rng(
-        np.random.SeedSequence(root_seed, spawn_key=(_PARAM_DRAW_KEY,))
-    ).permutation(len(param_sets))
+    rng = np.random.default_rng(np.random.SeedSequence(root_seed, spawn_key=(_PARAM_DRAW_KEY,)))
+    if param_sets and all(ps.weight is not None for ps in param_sets):
+        cum = np.cumsum([ps.weight for ps in param_sets], dtype=float)
+        cum /= cum[-1]
+        picks = np.searchsorted(cum, rng.random(replicates), side="right")
+        picks = np.minimum(picks, len(param_sets) - 1)
+    else:
+        order = rng.permutation(len(param_sets))
+        picks = [order[r % len(param_sets)] for r in range(replicates)]
     plan = []
     for r in range(replicates):
-        ps = param_sets[int(order[r % len(param_sets)])]
+        ps = param_sets[int(picks[r])]
         plan.append({"replicate": r, "param_id": ps.id, "seed": replicate_seed(root_seed, r)})
     return plan
+
+
+def draws_note(plan: Sequence[dict[str, Any]], param_sets: Sequence[ParamSet]) -> str:
+    """How many draws the replicates made, and how many distinct sets they hold."""
+    distinct = len({p["param_id"] for p in plan})
+    kind = "weighted draws" if any(ps.weight is not None for ps in param_sets) else "draws"
+    return f"{len(plan)} {kind} ({distinct} distinct sets)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -519,7 +594,7 @@ def run_experiment(
     root_seed: int = DEFAULT_ROOT_SEED,
     end: str = "2021-12-31",
     scale: int | None = None,
-    params: str | Path = "ensemble",
+    params: str | Path = "posterior",
     progress: bool | str = True,
     on_saved: Callable[[RunSpec, Path], None] | None = None,
 ) -> tuple[Design, RunStats]:
@@ -532,6 +607,7 @@ def run_experiment(
         raise ExperimentError(f"scenario names must be unique, got {names}")
     param_sets, note = load_parameter_sets(params)
     plan = replicate_plan(replicates, param_sets, root_seed)
+    note = f"{note}; {draws_note(plan, param_sets)}"
     used = {p["param_id"] for p in plan}
     design = Design(
         root_seed=root_seed,
