@@ -1,35 +1,48 @@
-"""One calibration run from start to finish: search, ensemble, baseline, evaluation, outputs.
+"""One calibration run from start to finish: per stage a point estimate then a posterior; the
+baseline, the checks and the outputs.
 
 The steps, in order:
 
 1. the training targets (all of them, or those known by ``until``);
-2. differential evolution over the calibrated uncertainties with K fixed replicate seeds
-   (checkpointed, resumable; see :mod:`calibration.search`); the initial population is a Latin
-   hypercube over the searched ranges plus one member at the planning defaults;
-3. the ensemble of evaluated sets consistent with the data (:mod:`calibration.ensemble`);
+2. for each stage of :mod:`calibration.stages` (A: 2018-2019, then B: the 2020 regime on both
+   windows), skipping a stage whose new windows have no fitted figure (``--until``):
+
+   a. the point estimate: differential evolution over the stage's new parameters with K fixed
+      replicate seeds, the earlier stages' parameters at their point estimate (checkpointed,
+      resumable; :mod:`calibration.search`), initial population around the planning defaults;
+   b. the posterior: ABC-SMC over the stage's new *and* earlier parameters, generation 0 seeded
+      at the point estimate, the earlier parameters' prior being the earlier posterior
+      (:mod:`calibration.inference`; the pyabc history in the run folder, resumable);
+
+3. the best set: the lower-loss of the last point estimate and the best posterior particle;
 4. the two-layer Bass baseline fitted to the same targets (:mod:`calibration.bass`);
-5. the best set and a sample of the ensemble run on fresh *report* seeds against every training
-   figure (those after ``until`` are then out of sample);
+5. the best set on fresh *report* seeds, and posterior draws each on a fresh seed (posterior
+   predictive, :mod:`calibration.predictive`), against every training figure (those after
+   ``until`` are then out of sample); identifiability (:mod:`calibration.identifiability`);
 6. outputs: ``results/calibration/<run>/`` (:mod:`calibration.report`) and, for a full run,
-   ``calibration/calibrated.json`` and ``calibration/ensemble.csv``.
+   ``calibration/calibrated.json`` and ``calibration/posterior.csv``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from tqdm import tqdm
 
 from infra.atomic import atomic_write_json, atomic_write_text
 from infra.provenance import git
 from model import DEFAULT_SCALE, Uncertainties, clear_population_cache
 from model.calendar import n_weeks_until, week_starts
 
-from . import bass, ensemble, report
+from . import bass, identifiability, predictive, report
+from . import stages as stages_mod
 from .loss import count_log_rmse, loss
 from .objective import (
     REPORT_CAPS,
@@ -41,36 +54,54 @@ from .objective import (
 )
 from .quantities import quantities
 from .search import SearchSettings, differential_evolution
-from .targets import OBSERVED_CSV, file_sha256, last_day, load_targets, training_targets
+from .stages import Stage
+from .targets import (
+    OBSERVED_CSV,
+    WINDOWS,
+    Target,
+    file_sha256,
+    last_day,
+    load_targets,
+    window,
+)
+from .targets import training_targets as _training_targets
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT = PACKAGE_DIR.parent
 CALIBRATED_JSON = PACKAGE_DIR / "calibrated.json"
-ENSEMBLE_CSV = PACKAGE_DIR / "ensemble.csv"
-#: Ensemble members re-run (one report seed each) for the ensemble's predictive interval.
-ENSEMBLE_RUNS = 40
+POSTERIOR_CSV = PACKAGE_DIR / "posterior.csv"
+#: Posterior draws run (one fresh seed each) for the predictive intervals.
+PREDICTIVE_DRAWS = 100
+
+
+def _abc_settings():
+    from .inference import AbcSettings
+
+    return AbcSettings()
 
 
 @dataclass(frozen=True)
 class CalibrationSettings:
     """Everything that determines a calibration's result (not where or how fast it runs)."""
 
-    search: SearchSettings = field(default_factory=SearchSettings)
-    replicates: int = 2  # K fixed seeds averaged by the objective
+    search: SearchSettings = field(default_factory=SearchSettings)  # budget/refine: per stage
+    abc: Any = field(default_factory=_abc_settings)  # calibration.inference.AbcSettings
+    stages: tuple[Stage, ...] = stages_mod.STAGES
+    replicates: int = 2  # K fixed seeds averaged by the objective (and the ABC distance)
     scale: int = DEFAULT_SCALE
     until: str | None = None  # fit only the targets whose period ends by this date
-    params: tuple[str, ...] | None = None  # searched uncertainties (None: those marked calibrate)
+    params: tuple[str, ...] | None = None  # restrict every stage to these uncertainties
     report_replicates: int = 20  # fresh seeds for the fit table's mean and 90% interval
-    ensemble_runs: int = ENSEMBLE_RUNS  # ensemble members re-run for the ensemble's interval
-    ensemble_samples: int = 192  # sets sampled around the best for the ensemble (0: none)
-    ensemble_spread: float = 0.03  # their box: +- this share of each range around the best
+    predictive_draws: int = PREDICTIVE_DRAWS  # posterior draws for the predictive intervals
     base: tuple[
         tuple[str, Any], ...
-    ] = ()  # fixed values of fields not searched (default: defaults)
+    ] = ()  # fixed values of fields not fitted (default: planning defaults)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["search"] = self.search.to_dict()
+        d["abc"] = self.abc.to_dict()
+        d["stages"] = [s.to_dict() for s in self.stages]
         d["params"] = list(self.params) if self.params else None
         d["base"] = dict(self.base)
         return d
@@ -82,6 +113,12 @@ def default_run_dir(until: str | None) -> Path:
 
 def _git(*args: str) -> str | None:
     return git(ROOT, *args) or None
+
+
+def _serial():
+    from infra.execution import SerialExecutor
+
+    return SerialExecutor()
 
 
 def _replicate_job(job: tuple) -> dict[str, np.ndarray]:
@@ -105,271 +142,331 @@ def _replicate_job(job: tuple) -> dict[str, np.ndarray]:
     }
 
 
+# --------------------------------------------------------------------------------------------
+# the stages
+
+
 @dataclass
-class _Problem:
-    """What a calibration fits: the targets, the searched space and the objective."""
+class StageRun:
+    """One stage done: its figures, point estimate and posterior."""
 
-    train_all: list  # every training target (the fit table shows them all)
-    fitted: list  # those the search fits (all, or those known by ``until``)
-    space: SearchSpace
-    base: dict[str, Any]  # values of the uncertainties not searched
-    seeds: list[int]  # the objective's fixed replicate seeds
-    objective: Objective
-    start: np.ndarray  # the planning defaults, clipped into the searched range
-    sha: str  # checksum of the targets file
-
-
-def _problem(settings: CalibrationSettings, observed: Path) -> _Problem:
-    all_targets = load_targets(observed)
-    fitted = training_targets(all_targets, settings.until)
-    if not fitted:
-        raise ValueError(f"--until {settings.until}: no training target ends by then")
-    space = SearchSpace.from_specs(list(settings.params) if settings.params else None)
-    base = {**Uncertainties().to_dict(), **dict(settings.base)}
-    base = {k: v for k, v in base.items() if k not in space.names}
-    seeds = training_seeds(settings.replicates)
-    # The planning defaults (clipped into the searched range) join the initial population.
-    start = np.clip(
-        space.coords({**Uncertainties().to_dict(), **dict(settings.base)}), space.low, space.high
-    )
-    return _Problem(
-        train_all=training_targets(all_targets),
-        fitted=fitted,
-        space=space,
-        base=base,
-        seeds=seeds,
-        objective=Objective(space, tuple(fitted), tuple(seeds), settings.scale, base),
-        start=start,
-        sha=file_sha256(observed),
-    )
+    stage: Stage
+    fitted: list[Target]
+    params: tuple[str, ...]  # new parameters of the stage (after ``settings.params``)
+    search: Any  # calibration.search.SearchResult, or None (no point search)
+    point: dict[str, float]  # point estimate of every parameter fitted so far
+    point_loss: float  # its loss on this stage's figures (training seeds)
+    abc: Any  # calibration.inference.StageResult
 
 
-def _search(
-    problem: _Problem,
+def base_values(settings: CalibrationSettings) -> dict[str, Any]:
+    """Every uncertainty at the value it keeps when not fitted (planning default or ``base``)."""
+    return {**Uncertainties().to_dict(), **dict(settings.base)}
+
+
+def _windows_before(stages: tuple[Stage, ...], i: int) -> set[str]:
+    return {w for s in stages[:i] for w in s.windows}
+
+
+def run_stages(
     settings: CalibrationSettings,
+    all_targets: list[Target],
     out_dir: Path,
-    map_fn,
-    resume: bool,
-    stop_after: int | None,
-    progress: bool,
-    log,
-):
-    """Differential evolution and refinement, checkpointed in ``out_dir``."""
-    space, fitted = problem.space, problem.fitted
-    # What the search depends on (the ensemble sampling after it does not change the search).
-    search_dict = {
-        k: v
-        for k, v in settings.to_dict().items()
-        if k not in ("ensemble_samples", "ensemble_spread")
-    }
-    fingerprint = {
-        "settings": search_dict,
-        "targets_sha256": problem.sha,
-        "space": asdict(space),
-        "fitted": [t.id for t in fitted],
-    }
-    log(
-        f"calibrating {len(space.names)} uncertainties on {len(fitted)} targets "
-        f"(to {last_day(fitted)}), {settings.replicates} replicate seed(s), "
-        f"budget {settings.search.budget} evaluations"
-    )
-    return differential_evolution(
-        problem.objective,
-        space.bounds,
-        settings.search,
-        map_fn=map_fn,
-        checkpoint=out_dir / "checkpoint.json",
-        resume=resume,
-        fingerprint=fingerprint,
-        stop_after=stop_after,
-        progress=progress,
-        x0=problem.start,
-    )
+    executor=None,
+    resume: bool = False,
+    progress: bool = True,
+    log=print,
+    abc_stop_after: int | None = None,
+    sha: str = "",
+) -> list[StageRun] | None:
+    """The point estimate and the posterior of every stage (None if stopped on purpose)."""
+    from . import inference
 
-
-@dataclass
-class _Ensemble:
-    """The best set and the sets consistent with the data."""
-
-    best: Uncertainties
-    best_f: float
-    frame: Any  # the ensemble (pandas DataFrame), best first
-    parameters: Any  # marginal intervals and identification verdicts
-    correlations: Any
-    sampled: np.ndarray  # which evaluations were sampled around the best
-    fs: np.ndarray  # every evaluation's loss
-    use_samples: bool  # the ensemble is drawn from the sampled sets
-
-
-def _ensemble(problem: _Problem, result, settings: CalibrationSettings, map_fn, log) -> _Ensemble:
-    """The search's evaluations are mostly steps of the DE population and of the refinement along
-    single axes, too clustered to show how far parameters can move together; a Latin hypercube of
-    sets around the best is added (ABC-style rejection by the loss threshold)."""
-    space = problem.space
-    xs, fs = result.evaluated_x, result.evaluated_f
-    sampled = np.zeros(len(fs), dtype=bool)
-    if settings.ensemble_samples > 0:
-        extra = ensemble.sample_around(
-            space,
-            result.x,
-            settings.ensemble_samples,
-            settings.ensemble_spread,
-            seed=settings.search.seed,
+    executor = executor or _serial()
+    out_dir = Path(out_dir)
+    base0 = base_values(settings)
+    seeds = training_seeds(settings.replicates)
+    runs: list[StageRun] = []
+    previous = None
+    point: dict[str, float] = {}
+    for i, stage in enumerate(settings.stages):
+        fitted = _training_targets(all_targets, settings.until, windows=stage.windows)
+        new_windows = set(stage.windows) - _windows_before(settings.stages, i)
+        if not fitted and i == 0:
+            raise ValueError(f"--until {settings.until}: no training target ends by then")
+        if not fitted or (new_windows and not any(window(t) in new_windows for t in fitted)):
+            log(f"stage {stage.name}: no fitted figure in {sorted(new_windows)}; skipped")
+            break
+        params = tuple(p for p in stage.params if settings.params is None or p in settings.params)
+        if not params:
+            log(f"stage {stage.name}: no parameter left to fit (--params); skipped")
+            break
+        # a. the point estimate of the new parameters, the earlier ones at theirs
+        space = SearchSpace.from_specs(list(params))
+        base_de = {k: v for k, v in {**base0, **point}.items() if k not in space.names}
+        objective = Objective(space, tuple(fitted), tuple(seeds), settings.scale, base_de)
+        start = np.clip(space.coords(base0), space.low, space.high)
+        search = None
+        if stage.de_budget > 0 or stage.de_refine > 0:
+            search_settings = replace(
+                settings.search, budget=max(stage.de_budget, 1), refine=stage.de_refine
+            )
+            log(
+                f"stage {stage.name} ({stage.description}): point estimate of {len(params)} "
+                f"parameters on {len(fitted)} figures (to {last_day(fitted)}), "
+                f"{settings.replicates} replicate seed(s), budget {stage.de_budget} + "
+                f"{stage.de_refine} evaluations"
+            )
+            search = differential_evolution(
+                objective,
+                space.bounds,
+                search_settings,
+                map_fn=executor.map,
+                checkpoint=out_dir / f"de-{stage.name}.json",
+                resume=resume and (out_dir / f"de-{stage.name}.json").is_file(),
+                fingerprint={
+                    "settings": {
+                        k: v
+                        for k, v in settings.to_dict().items()
+                        if k not in ("abc", "report_replicates", "predictive_draws")
+                    },
+                    "stage": stage.to_dict(),
+                    "targets_sha256": sha,
+                    "space": asdict(space),
+                    "fitted": [t.id for t in fitted],
+                    "base": base_de,
+                },
+                progress=progress,
+                x0=start,
+            )
+            x, point_loss = search.x, float(search.fun)
+        else:
+            x, point_loss = start, float(objective(start))
+        point = {**point, **space.values(x)}
+        # b. the posterior of the new and earlier parameters
+        names = [*([] if previous is None else previous.names), *params]
+        abc_space = SearchSpace.from_specs(names)
+        base_abc = {k: v for k, v in base0.items() if k not in abc_space.names}
+        problem = inference.StageProblem(
+            stage.name,
+            Objective(abc_space, tuple(fitted), tuple(seeds), settings.scale, base_abc),
+            np.clip(abc_space.coords({**base0, **point}), abc_space.low, abc_space.high),
+            stage.abc_evaluations,
+            previous,
         )
-        log(f"ensemble: evaluating {len(extra)} sets around the best")
-        extra_f = np.array(map_fn(problem.objective, list(extra)), dtype=float)
-        xs, fs = np.vstack([xs, extra]), np.concatenate([fs, extra_f])
-        sampled = np.concatenate([sampled, np.ones(len(extra_f), dtype=bool)])
-    i_best = int(np.argmin(fs))  # ties: the earliest, i.e. the search's own best
-    best_x, best_f = xs[i_best], float(fs[i_best])
-    best = Uncertainties.from_dict({**problem.base, **space.values(best_x)})
-    use_samples = (
-        settings.ensemble_samples > 0
-        and int((sampled & (fs <= ensemble.threshold(best_f))).sum()) >= ensemble.MIN_ROWS
-    )
-    ens = ensemble.select(space, xs, fs, problem.base, candidates=sampled if use_samples else None)
-    return _Ensemble(
-        best=best,
-        best_f=best_f,
-        frame=ens,
-        parameters=ensemble.summary(
-            space, ens, box=settings.ensemble_spread if use_samples else None
-        ),
-        correlations=ensemble.correlations(space, ens),
-        sampled=sampled,
-        fs=fs,
-        use_samples=use_samples,
-    )
+        log(
+            f"stage {stage.name}: ABC-SMC over {len(names)} parameters, population "
+            f"{settings.abc.population}, at most {settings.abc.generations} generations and "
+            f"{stage.abc_evaluations} evaluations"
+        )
+        result = inference.run_stage(
+            problem,
+            settings.abc,
+            out_dir,
+            executor=executor,
+            resume=resume,
+            stop_after=abc_stop_after,
+            progress=progress,
+            log=log,
+        )
+        if not result.finished:
+            return None
+        runs.append(StageRun(stage, fitted, params, search, point, point_loss, result))
+        previous = result.posterior
+    return runs
+
+
+# --------------------------------------------------------------------------------------------
+# report runs and the summary
 
 
 def _report_runs(
-    problem: _Problem, ens: _Ensemble, settings: CalibrationSettings, map_fn
-) -> tuple[list, list, list[int]]:
-    """The best set on fresh seeds, and a spread of the ensemble, run against every training
-    figure: ``(best_runs, ensemble_runs, report_seeds)``."""
-    train_all = problem.train_all
+    settings: CalibrationSettings, best: Uncertainties, posterior, train_all, executor, progress
+):
+    """The best set on the report seeds and posterior draws on fresh seeds, against every
+    training figure: ``(best_runs, predictive_runs, report_seeds, draw_indices)``."""
+    from .inference import ordered_map
+
     end = last_day(train_all).isoformat()
     rseeds = report_seeds(settings.report_replicates)
-    jobs = [(ens.best.to_dict(), s, end, settings.scale, tuple(train_all)) for s in rseeds]
-    frame = ens.frame
-    picks = np.unique(
-        np.round(np.linspace(0, len(frame) - 1, min(settings.ensemble_runs, len(frame))))
-    )
-    ens_jobs = [
-        (
-            {k: frame.iloc[int(i)][k] for k in Uncertainties().to_dict()},
-            rseeds[j % len(rseeds)],
-            end,
-            settings.scale,
-            tuple(train_all),
-        )
-        for j, i in enumerate(picks)
+    jobs = [(best.to_dict(), s, end, settings.scale, tuple(train_all)) for s in rseeds]
+    idx = predictive.draw(posterior.weights, settings.predictive_draws, seed=settings.abc.seed)
+    pseeds = predictive.predictive_seeds(len(idx))
+    jobs += [
+        (posterior.values(int(i)), s, end, settings.scale, tuple(train_all))
+        for i, s in zip(idx, pseeds, strict=True)
     ]
-    runs = map_fn(_replicate_job, jobs + ens_jobs)
-    return runs[: len(jobs)], runs[len(jobs) :], rseeds
+    bar = tqdm(
+        total=len(jobs), desc="report runs", disable=not progress, dynamic_ncols=True, leave=False
+    )
+    try:
+        runs = ordered_map(executor, _replicate_job, jobs, bar=bar)
+    finally:
+        bar.close()
+    return runs[: len(rseeds)], runs[len(rseeds) :], rseeds, idx
 
 
-def _summary(
-    problem: _Problem,
-    settings: CalibrationSettings,
-    result,
-    ens: _Ensemble,
-    bass_fit,
-    metrics: dict[str, Any],
-    fitted_mean: np.ndarray,
-    rseeds: list[int],
-) -> dict[str, Any]:
-    """What ``calibrated.json`` and ``summary.json`` hold."""
-    space, fitted, par = problem.space, problem.fitted, ens.parameters
-    threshold = ensemble.threshold(ens.best_f)
+def _stage_summary(run: StageRun) -> dict[str, Any]:
+    abc = run.abc
+    trace = abc.trace
     return {
-        "uncertainties": ens.best.to_dict(),
-        "calibrated": list(space.names),
-        "loss": ens.best_f,
-        "loss_report_seeds": loss(fitted, fitted_mean),
-        "fit": metrics,
-        "bass": {
-            "params": bass_fit.params,
-            "loss": bass_fit.loss,
-            "count_log_rmse": count_log_rmse(fitted, bass.predict(bass_fit, fitted)),
+        "description": run.stage.description,
+        "windows": list(run.stage.windows),
+        "params": list(run.params),
+        "fitted_targets": len(run.fitted),
+        "search": None
+        if run.search is None
+        else {
+            "evaluations": int(run.search.nfev),
+            "best_loss": float(run.search.fun),
+            "generations": int(run.search.generations),
+            "converged": bool(run.search.converged),
         },
-        "targets_sha256": problem.sha,
-        "targets_file": "calibration/data/observed.csv",
-        "fitted_targets": [t.id for t in fitted],
-        "seeds": {"training": problem.seeds, "report": rseeds, "search": settings.search.seed},
-        "settings": settings.to_dict(),
-        "space": {
-            n: {"low": lo, "high": hi, "scale": "log10" if lg else "linear"}
-            for n, lo, hi, lg in zip(space.names, space.low, space.high, space.log, strict=True)
+        "point_loss": run.point_loss,
+        "abc": {
+            "population": len(abc.posterior.weights),
+            "epsilons": [r["epsilon"] for r in trace],
+            "evaluations_per_generation": [r["evaluations"] for r in trace],
+            "acceptance_rates": [r["acceptance_rate"] for r in trace],
+            "ess": [r["ess"] for r in trace],
+            "evaluations": int(abc.evaluations),
+            "wall_seconds": float(sum(r["wall_seconds"] or 0.0 for r in trace)),
+            "diagnostics": abc.diagnostics,
         },
-        "search": {
-            "evaluations": int(result.nfev),
-            "best_loss": float(result.fun),
-            "generations": int(result.generations),
-            "converged": bool(result.converged),
-        },
-        "ensemble": {
-            "rows": len(ens.frame),
-            "threshold": threshold,
-            "sampled_around_best": settings.ensemble_samples,
-            "sampled_accepted": int((ens.sampled & (ens.fs <= threshold)).sum()),
-            "from_samples": bool(ens.use_samples),
-            "identified": [r.parameter for r in par.itertuples() if r.verdict == "identified"],
-            "weakly_identified": [
-                r.parameter for r in par.itertuples() if r.verdict == "weakly identified"
-            ],
-            "not_identified": [
-                r.parameter for r in par.itertuples() if r.verdict == "not identified"
-            ],
-        },
-        "model_commit": _git("log", "-1", "--format=%H", "--", "model/"),
-        "date": dt.datetime.now(dt.UTC).date().isoformat(),
     }
+
+
+def _distinct(frame: pd.DataFrame, names) -> int:
+    return int(len(frame[list(names)].drop_duplicates()))
 
 
 def calibrate(
     settings: CalibrationSettings,
     out_dir: Path,
-    map_fn=lambda fn, items: [fn(v) for v in items],
+    executor=None,
     resume: bool = False,
     observed: Path = OBSERVED_CSV,
     calibrated_path: Path | None = CALIBRATED_JSON,
-    ensemble_path: Path | None = ENSEMBLE_CSV,
+    posterior_path: Path | None = POSTERIOR_CSV,
     progress: bool = True,
-    stop_after: int | None = None,
+    abc_stop_after: int | None = None,
     log=print,
 ) -> dict[str, Any] | None:
     """Run a calibration and write its outputs; returns the summary (None if stopped early).
 
-    ``calibrated_path`` / ``ensemble_path`` are written only for a full run (``until`` is None);
-    pass None to write neither. The steps are those of the module docstring.
+    ``calibrated_path`` / ``posterior_path`` are written only for a full run (``until`` is None);
+    pass None to write neither. The steps are those of the module docstring. ``executor`` (an
+    :mod:`infra.execution` executor; default: this process) never changes the result.
     """
     t0 = time.perf_counter()
+    executor = executor or _serial()
     out_dir = Path(out_dir)
-    problem = _problem(settings, observed)
-    result = _search(problem, settings, out_dir, map_fn, resume, stop_after, progress, log)
-    if not result.finished:
+    all_targets = load_targets(observed)
+    train_all = _training_targets(all_targets)
+    sha = file_sha256(observed)
+    runs = run_stages(
+        settings, all_targets, out_dir, executor, resume, progress, log, abc_stop_after, sha
+    )
+    if runs is None:
         return None
-    ens = _ensemble(problem, result, settings, map_fn, log)
-    # Baseline, fitted to the same targets.
-    bass_fit = bass.fit(problem.fitted, seed=settings.search.seed)
-    bass_pred = bass.predict(bass_fit, problem.train_all)
-    best_runs, ens_runs, rseeds = _report_runs(problem, ens, settings, map_fn)
-    sims = np.array([r["quantities"] for r in best_runs])
-    ens_sims = np.array([r["quantities"] for r in ens_runs])
+    last = runs[-1]
+    post = last.abc.posterior
+    base0 = base_values(settings)
+    if last.point_loss <= float(post.loss[0]):
+        best_values, best_loss = {**base0, **last.point}, last.point_loss
+        best_from = f"point estimate of stage {last.stage.name}"
+    else:
+        best_values, best_loss = post.values(0), float(post.loss[0])
+        best_from = f"best particle of the stage-{last.stage.name} posterior"
+    best = Uncertainties.from_dict(best_values)
 
-    train_all, fitted = problem.train_all, problem.fitted
-    fit_table = report.fit_table(train_all, fitted, sims, ens_sims, bass_pred)
+    log("report: baseline, best set on report seeds, posterior predictive draws")
+    bass_fit = bass.fit(last.fitted, seed=settings.search.seed)
+    bass_pred = bass.predict(bass_fit, train_all)
+    best_runs, pred_runs, rseeds, draws = _report_runs(
+        settings, best, post, train_all, executor, progress
+    )
+    sims = np.array([r["quantities"] for r in best_runs])
+    pred_sims = np.array([r["quantities"] for r in pred_runs])
+    fitted = last.fitted
+    fit_table = report.fit_table(train_all, fitted, sims, pred_sims, bass_pred)
     fitted_mean = np.nanmean(sims, axis=0)[[i for i, t in enumerate(train_all) if t in fitted]]
     metrics = report.metrics(fit_table)
     metrics["report_runs_stopped"] = int(np.isnan(sims).all(axis=1).sum())
-    metrics["ensemble_runs_stopped"] = (
-        int(np.isnan(ens_sims).all(axis=1).sum()) if ens_sims.size else 0
-    )
-    summary = _summary(problem, settings, result, ens, bass_fit, metrics, fitted_mean, rseeds)
+    metrics["predictive_runs_stopped"] = int(np.isnan(pred_sims).all(axis=1).sum())
+    coverage = predictive.coverage(fit_table)
+
+    ident = identifiability.table(post)
+    corr = identifiability.correlations(post)
+    ident_md = identifiability.markdown(ident, corr)
+    frame = post.frame()
+    posterior_text = frame.to_csv(index=False)
+    import pyabc
+
+    summary = {
+        "method": (
+            f"point estimate by differential evolution (scipy), then ABC-SMC (pyabc "
+            f"{pyabc.__version__}) per stage ({', '.join(r.stage.name for r in runs)}), "
+            "generation 0 seeded at the point estimate; see calibration/inference.py"
+        ),
+        "uncertainties": best.to_dict(),
+        "best_from": best_from,
+        "calibrated": list(post.names),
+        "loss": best_loss,
+        "loss_report_seeds": loss(fitted, fitted_mean),
+        "fit": metrics,
+        "predictive": coverage,
+        "bass": {
+            "params": bass_fit.params,
+            "loss": bass_fit.loss,
+            "count_log_rmse": count_log_rmse(fitted, bass.predict(bass_fit, fitted)),
+        },
+        "targets_sha256": sha,
+        "targets_file": "calibration/data/observed.csv",
+        "fitted_targets": [t.id for t in fitted],
+        "seeds": {
+            "training": training_seeds(settings.replicates),
+            "report": rseeds,
+            "predictive": predictive.predictive_seeds(len(draws)),
+            "search": settings.search.seed,
+            "abc": settings.abc.seed,
+        },
+        "settings": settings.to_dict(),
+        "space": {
+            n: {"low": lo, "high": hi, "scale": "log10" if lg else "linear"}
+            for n, lo, hi, lg in zip(
+                post.space.names, post.space.low, post.space.high, post.space.log, strict=True
+            )
+        },
+        "stages": {r.stage.name: _stage_summary(r) for r in runs},
+        "posterior": {
+            "file": "calibration/posterior.csv",
+            "stage": last.stage.name,
+            "rows": len(frame),
+            "distinct": _distinct(frame, post.names),
+            "ess": post.ess(),
+            "sha256": hashlib.sha256(posterior_text.encode()).hexdigest(),
+            "predictive_draws": len(draws),
+            "predictive_distinct_draws": len(set(int(i) for i in draws)),
+        },
+        "identifiability": {
+            **identifiability.verdicts(ident),
+            "strong_pairs": [[a, b, r] for a, b, r in identifiability.strong_pairs(corr)],
+        },
+        "unstaged": stages_mod.unstaged(settings.stages),
+        "windows": list(WINDOWS),
+        "model_commit": _git("log", "-1", "--format=%H", "--", "model/"),
+        "date": dt.datetime.now(dt.UTC).date().isoformat(),
+    }
+    abc_trace = pd.DataFrame([{"stage": r.stage.name, **row} for r in runs for row in r.abc.trace])
+    de_trace = [
+        {"stage": r.stage.name, **row}
+        for r in runs
+        if r.search is not None
+        for row in r.search.trace
+    ]
     run_info = {
         "wall_seconds": time.perf_counter() - t0,
-        "search_seconds": result.elapsed,  # summed over resumed sessions (this one: see wall)
         "git_commit": _git("rev-parse", "HEAD"),
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
@@ -378,20 +475,29 @@ def calibrate(
         summary=summary,
         run_info=run_info,
         fit_table=fit_table,
-        trace=result.trace,
-        ensemble_frame=ens.frame,
-        parameters=ens.parameters,
-        correlations=ens.correlations,
+        trace=de_trace,
+        abc_trace=abc_trace,
+        posterior_frame=frame,
+        identifiability=ident,
+        correlations=corr,
+        ident_md=ident_md,
         best_runs=best_runs,
-        ens_runs=ens_runs,
+        pred_runs=pred_runs,
         bass_fit=bass_fit,
         train_all=train_all,
         until=settings.until,
     )
     if settings.until is None:
-        if ensemble_path is not None:
-            atomic_write_text(ensemble_path, ens.frame.to_csv(index=False))
+        if posterior_path is not None:
+            atomic_write_text(posterior_path, posterior_text)
         if calibrated_path is not None:
             atomic_write_json(calibrated_path, summary)
-    log(f"wrote {out_dir}" + ("" if settings.until else f", {calibrated_path}, {ensemble_path}"))
+    log(
+        f"wrote {out_dir}"
+        + (
+            f", {calibrated_path}, {posterior_path}"
+            if settings.until is None and calibrated_path
+            else ""
+        )
+    )
     return {**summary, "run": run_info}

@@ -3,12 +3,14 @@
 Every file is written atomically (``infra.atomic``). Files of ``results/calibration/<run>/``:
 
 * ``fit_table.csv`` — one row per training figure: observed, simulated mean and 90% interval over
-  the report seeds (best set), the ensemble's 90% interval, the error, and the Bass baseline;
-* ``convergence.csv`` — best and median loss per generation (and refinement step);
-* ``ensemble.csv``, ``parameters.csv`` (marginal intervals, identification), ``correlations.csv``;
+  the report seeds (best set), the posterior predictive 90% interval and whether it covers the
+  figure, the error, and the Bass baseline;
+* ``convergence.csv`` (differential evolution per stage), ``abc_trace.csv`` (ABC-SMC per stage and
+  generation: epsilon, evaluations, acceptance rate, ESS);
+* ``posterior.csv``, ``identifiability.csv``, ``identifiability.md``, ``correlations.csv``;
 * ``summary.json`` (what ``calibrated.json`` holds, plus wall time and git commit), ``report.md``;
 * figures: ``acts_weekly.png``, ``acts_cumulative.png``, ``shares.png``, ``convergence.png``,
-  ``parameters.png``.
+  ``abc.png``, ``parameters.png``.
 """
 
 from __future__ import annotations
@@ -32,17 +34,17 @@ def fit_table(
     targets: list[Target],
     fitted: list[Target],
     sims: np.ndarray,
-    ens_sims: np.ndarray,
+    pred_sims: np.ndarray,
     bass_pred: np.ndarray,
 ) -> pd.DataFrame:
-    """One row per target: observed vs simulated (mean and 90% interval), errors, Bass."""
+    """One row per target: observed vs simulated (best set: mean and 90% interval over seeds;
+    posterior predictive: 90% interval and coverage), errors, Bass."""
+    from .predictive import intervals
+
     fitted_ids = {t.id for t in fitted}
     mean = np.nanmean(sims, axis=0)  # runs stopped for runaway acts are NaN (counted apart)
     q05, q95 = np.nanquantile(sims, [0.05, 0.95], axis=0)
-    if ens_sims.size:
-        e05, e95 = np.nanquantile(ens_sims, [0.05, 0.95], axis=0)
-    else:
-        e05 = e95 = np.full(len(targets), np.nan)
+    pred = intervals(targets, pred_sims) if np.size(pred_sims) else None
     err = errors(targets, mean)
     bass_err = errors(targets, bass_pred)
     rows = []
@@ -67,8 +69,9 @@ def fit_table(
                 "simulated_mean": mean[i],
                 "simulated_q05": q05[i],
                 "simulated_q95": q95[i],
-                "ensemble_q05": e05[i],
-                "ensemble_q95": e95[i],
+                "predictive_q05": pred.predictive_q05[i] if pred is not None else np.nan,
+                "predictive_q95": pred.predictive_q95[i] if pred is not None else np.nan,
+                "covered": bool(pred.covered[i]) if pred is not None else False,
                 "error": raw,  # log(sim/obs) for counts, sim - obs for shares
                 "relative_error": mean[i] / t.value - 1 if t.is_count else np.nan,
                 "z": err[i] / tolerance(t),
@@ -150,7 +153,7 @@ def _dates(ws) -> np.ndarray:
     return pd.to_datetime(np.asarray(ws, dtype="datetime64[D]")).to_numpy()
 
 
-def fig_weekly(best_runs, ens_runs, train_all, bass_fit, until):
+def fig_weekly(best_runs, pred_runs, train_all, bass_fit, until):
     fig, ax = _fig()
     ws = best_runs[0]["week_start"]
     x = _dates(ws) + np.timedelta64(3, "D")
@@ -163,15 +166,15 @@ def fig_weekly(best_runs, ens_runs, train_all, bass_fit, until):
         lw=0,
         label="ABM best set, 90% over seeds",
     )
-    if ens_runs:
-        ea = np.array([r["acts"] for r in ens_runs])
+    if pred_runs:
+        ea = np.array([r["acts"] for r in pred_runs])
         ax.fill_between(
             x,
             *np.nanquantile(ea, [0.05, 0.95], axis=0),
             color="C0",
             alpha=0.1,
             lw=0,
-            label="ABM ensemble, 90%",
+            label="ABM posterior predictive, 90%",
         )
     ax.plot(x, np.nanmean(acts, axis=0), color="C0", label="ABM best set, mean")
     end = str(ws[-1] + 6)
@@ -202,7 +205,7 @@ def fig_weekly(best_runs, ens_runs, train_all, bass_fit, until):
         ax.axvline(np.datetime64(until), color="grey", ls=":", label=f"fitted up to {until}")
     ax.set_yscale("log")
     ax.set_ylabel("reimbursed teleconsultations per week")
-    ax.set_title("Weekly acts: ABM (best set and ensemble), Bass baseline, observed")
+    ax.set_title("Weekly acts: ABM (best set, posterior predictive), Bass baseline, observed")
     ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3)
     return fig
@@ -272,40 +275,62 @@ def fig_shares(table: pd.DataFrame):
 
 
 def fig_convergence(trace):
+    """Differential evolution (the point estimate), per stage."""
     fig, ax = _fig(8, 4)
     t = pd.DataFrame(trace)
-    if len(t):
-        ax.plot(t.nfev, t.best, "C0-", label="best")
-        ax.plot(t.nfev, t["median"], "C0:", label="median of the generation")
+    for i, (stage, g) in enumerate(t.groupby("stage", sort=True) if len(t) else []):
+        ax.plot(g.nfev, g.best, f"C{i}-", label=f"stage {stage}: best")
+        ax.plot(g.nfev, g["median"], f"C{i}:", label=f"stage {stage}: median of the generation")
     ax.set_yscale("log")
     ax.set_xlabel("objective evaluations")
     ax.set_ylabel("loss")
-    ax.set_title("Convergence (differential evolution, then refinement)")
-    ax.legend()
+    ax.set_title("Point estimate: differential evolution, then refinement")
+    ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig
 
 
-def fig_parameters(parameters: pd.DataFrame, ensemble_frame: pd.DataFrame):
-    fig, ax = _fig(9, 0.35 * len(parameters) + 1.5)
-    for i, r in enumerate(parameters.itertuples()):
-        v = ensemble_frame[r.parameter].to_numpy(dtype=float)
+def fig_abc(abc_trace: pd.DataFrame):
+    """ABC-SMC: tolerance and acceptance rate per generation, per stage."""
+    fig, ax = _fig(8, 4)
+    ax2 = ax.twinx()
+    for i, (stage, g) in enumerate(abc_trace.groupby("stage", sort=True)):
+        ax.plot(g.generation, g.epsilon, f"C{i}o-", label=f"stage {stage}: epsilon")
+        ax2.plot(g.generation, g.acceptance_rate, f"C{i}x:", label=f"stage {stage}: acceptance")
+    ax.set_yscale("log")
+    ax2.set_yscale("log")
+    ax.set_xlabel("generation")
+    ax.set_ylabel("tolerance epsilon (loss)")
+    ax2.set_ylabel("acceptance rate")
+    ax.set_title("ABC-SMC: tolerance (circles) and acceptance rate (crosses)")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def fig_parameters(ident: pd.DataFrame, posterior: pd.DataFrame):
+    """Each parameter's particles (size: weight), 90% credible interval and best set, on its
+    prior range."""
+    fig, ax = _fig(9, 0.35 * len(ident) + 1.5)
+    w = posterior["weight"].to_numpy(dtype=float)
+    size = 2 + 40 * w / w.max()
+    for i, r in enumerate(ident.itertuples()):
+        v = posterior[r.parameter].to_numpy(dtype=float)
         tr = np.log10 if r.scale == "log10" else (lambda z: z)
-        lo, hi = tr(r.low), tr(r.high)
+        lo, hi = tr(r.prior_low), tr(r.prior_high)
         u = (tr(v) - lo) / (hi - lo)
-        ax.plot(
-            u, np.full(u.size, i) + np.linspace(-0.2, 0.2, u.size), ".", color="C0", ms=2, alpha=0.5
-        )
+        jitter = np.linspace(-0.2, 0.2, u.size)
+        ax.scatter(u, np.full(u.size, i) + jitter, s=size, color="C0", alpha=0.3, lw=0)
         ax.plot([(tr(r.q05) - lo) / (hi - lo), (tr(r.q95) - lo) / (hi - lo)], [i, i], "k-", lw=2)
         ax.plot([(tr(r.best) - lo) / (hi - lo)], [i], "r|", ms=14, mew=2)
     ax.set_yticks(
-        range(len(parameters)),
-        [f"{r.parameter} ({r.verdict})" for r in parameters.itertuples()],
+        range(len(ident)),
+        [f"{r.parameter} ({r.verdict}, {r.width_ratio:.2f})" for r in ident.itertuples()],
         fontsize=8,
     )
     ax.set_xlim(-0.02, 1.02)
-    ax.set_xlabel("position in the searched range (0 = low, 1 = high; log10 where marked)")
-    ax.set_title("Ensemble: sets (dots), 90% interval (bar), best (red)")
+    ax.set_xlabel("position in the prior range (0 = low, 1 = high; log10 where marked)")
+    ax.set_title("Posterior: particles (dots, size = weight), 90% interval (bar), best (red)")
     ax.grid(alpha=0.3)
     return fig
 
@@ -326,45 +351,75 @@ def md_table(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
     return "\n".join([head, sep, *body])
 
 
-def markdown(summary, run_info, table, parameters, pairs, until) -> str:
+def markdown(summary, run_info, table, ident_md, until) -> str:
     m = summary["fit"]
+    cov = summary["predictive"]
+    post = summary["posterior"]
+
+    def share(c):
+        return "n/a" if c is None else f"{c['covered']}/{c['figures']} ({c['share']:.0%})"
+
     lines = [
         "# Calibration report",
         "",
         f"- date: {summary['date']}; model commit `{summary.get('model_commit')}`; "
         f"targets sha256 `{summary['targets_sha256'][:16]}…`",
+        f"- method: {summary['method']}",
         f"- fitted: {len(summary['fitted_targets'])} targets"
-        + (f" (those ending by {until})" if until else " (every training figure)"),
-        f"- search: {summary['search']['evaluations']} evaluations, "
-        f"{summary['search']['generations']} DE generations, "
-        f"converged: {summary['search']['converged']}; search wall time "
-        f"{run_info['search_seconds']:.0f} s (summed over resumed sessions; recorded since the "
-        f"checkpoint format has it), this session {run_info['wall_seconds']:.0f} s",
-        f"- loss (training seeds): {summary['loss']:.4g}; on the report seeds: "
-        f"{summary['loss_report_seeds']:.4g}; Bass baseline: {summary['bass']['loss']:.4g}",
-        f"- log-RMSE over the fitted point/approx counts: ABM {m['count_log_rmse']:.3f}, "
-        f"Bass {m['bass_count_log_rmse']:.3f}",
+        + (f" (those ending by {until})" if until else " (every training figure of the stages)"),
+        f"- wall time: {run_info['wall_seconds']:.0f} s this session",
+        f"- best set ({summary['best_from']}): loss {summary['loss']:.4g} on the training seeds, "
+        f"{summary['loss_report_seeds']:.4g} on the report seeds; Bass baseline "
+        f"{summary['bass']['loss']:.4g}",
+        f"- log-RMSE over the fitted point/approx counts: ABM {_f(m['count_log_rmse'])}, "
+        f"Bass {_f(m['bass_count_log_rmse'])}",
         f"- lower bounds met: {m['lower_bounds_met']} {m['lower_bounds']}",
         f"- shares within 5 points: {m['shares_within_5pp']} "
-        f"(largest error {m['shares_max_abs_error_pp']:.1f} points)",
+        f"(largest error {_f(m['shares_max_abs_error_pp'], '.1f')} points)",
+        f"- posterior: {post['rows']} particles ({post['distinct']} distinct), ESS "
+        f"{post['ess']:.0f}, from stage {post['stage']}",
+        f"- posterior predictive 90% intervals cover {share(cov['fitted'])} of the fitted figures"
+        + (
+            f" and {share(cov['not_fitted'])} of the figures not fitted"
+            if cov.get("not_fitted")
+            else ""
+        ),
+        "",
+        "## Fit per window",
+        "",
+    ]
+    for w, mw in m.get("windows", {}).items():
+        cw = cov["fitted_by_window"].get(w)
+        lines.append(
+            f"- {w}: count log-RMSE ABM {_f(mw['count_log_rmse'])} (acts only "
+            f"{_f(mw['acts_log_rmse'])}), Bass {_f(mw['bass_count_log_rmse'])}; shares within "
+            f"5 points: {mw['shares_within_5pp']} (largest "
+            f"{_f(mw['shares_max_abs_error_pp'], '.1f')} points); predictive coverage of the "
+            f"fitted figures {share(cw)}"
+        )
+    lines += [
         "",
         "## Fit table",
         "",
         "error: log(simulated/observed) for counts, simulated − observed for shares. "
-        "Intervals are 90% over the report seeds (best set) and over ensemble members.",
+        "Intervals: 90% over the report seeds (best set) and the posterior predictive 90% "
+        "interval (posterior draws, each on a fresh seed); covered: the figure is inside it "
+        "(a lower bound: the interval reaches it).",
         "",
         md_table(
             table[
                 [
                     "target",
+                    "window",
                     "fitted",
                     "bound",
                     "observed",
                     "simulated_mean",
                     "simulated_q05",
                     "simulated_q95",
-                    "ensemble_q05",
-                    "ensemble_q95",
+                    "predictive_q05",
+                    "predictive_q95",
+                    "covered",
                     "error",
                     "bass",
                     "bass_error",
@@ -376,36 +431,50 @@ def markdown(summary, run_info, table, parameters, pairs, until) -> str:
     if "out_of_sample" in m:
         rows = pd.DataFrame([{"target": k, **v} for k, v in m["out_of_sample"].items()])
         lines += [f"## Out of sample (fitted up to {until})", "", md_table(rows), ""]
+    lines += ["## Inference", ""]
+    for name, st in summary["stages"].items():
+        abc = st["abc"]
+        se = st.get("search")
+        d = abc["diagnostics"]
+        lines += [
+            f"### Stage {name}: {st['description']}",
+            "",
+            f"- windows {', '.join(st['windows'])}; {st['fitted_targets']} figures; new "
+            f"parameters: {', '.join(st['params'])}",
+            "- point estimate: "
+            + (
+                f"{se['evaluations']} evaluations, {se['generations']} DE generations, loss "
+                f"{se['best_loss']:.4g}, converged {se['converged']}"
+                if se
+                else "none (planning defaults)"
+            ),
+            f"- ABC-SMC: population {abc['population']}, {len(abc['epsilons'])} generations "
+            f"(0 seeded at the point estimate), {abc['evaluations']} evaluations, "
+            f"{abc['wall_seconds']:.0f} s; stopped: {d['stop_reason']}",
+            f"- epsilon per generation: {', '.join(f'{e:.3g}' for e in abc['epsilons'])}",
+            "- acceptance rate: " + ", ".join(f"{a:.3f}" for a in abc["acceptance_rates"]),
+            "- ESS: " + ", ".join(f"{e:.0f}" for e in abc["ess"]),
+            f"- convergence: last epsilon ratio {_f(d['epsilon_ratio_last'], '.3f')}, largest "
+            f"move of a posterior mean in the last generation {_f(d['max_mean_shift_sd_last'])} "
+            f"sd; stable: {d['stable']} ({d['stable_rule']})",
+            "",
+        ]
     lines += [
-        "## Parameters",
+        "## Identifiability",
         "",
-        (
-            f"The ensemble holds the best set and the {summary['ensemble']['sampled_accepted']} "
-            f"of {summary['ensemble']['sampled_around_best']} sets sampled within ±3% of each "
-            "range around it whose loss is ≤ "
-            if summary["ensemble"].get("from_samples")
-            else "The ensemble holds every evaluated set with loss ≤ "
-        )
-        + f"{summary['ensemble']['threshold']:.3g} ({summary['ensemble']['rows']} sets after "
-        "de-duplication and thinning). It is a set of near-optimal fits, not a posterior; "
-        "verdicts are local (see calibration/ensemble.py).",
-        "",
-        md_table(parameters),
-        "",
-        f"- identified: {', '.join(summary['ensemble']['identified']) or 'none'}",
-        f"- weakly identified: {', '.join(summary['ensemble']['weakly_identified']) or 'none'}",
-        f"- not identified: {', '.join(summary['ensemble']['not_identified']) or 'none'}",
-        "- not calibrated (kept at their defaults; the 2018-2019 data say nothing about them): "
+        ident_md,
+        "- not fitted (kept at their base values): "
         + ", ".join(sorted(set(summary["uncertainties"]) - set(summary["calibrated"]))),
         "",
-        "Strongly correlated pairs (|rank correlation| ≥ 0.6): "
-        + (", ".join(f"{a}–{b} ({r:+.2f})" for a, b, r in pairs) or "none"),
-        "",
         "Figures: `acts_weekly.png`, `acts_cumulative.png`, `shares.png`, `convergence.png`, "
-        "`parameters.png`.",
+        "`abc.png`, `parameters.png`.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _f(v, fmt: str = ".3f") -> str:
+    return "n/a" if v is None or not np.isfinite(v) else format(float(v), fmt)
 
 
 def write(
@@ -415,34 +484,37 @@ def write(
     run_info,
     fit_table,
     trace,
-    ensemble_frame,
-    parameters,
+    abc_trace,
+    posterior_frame,
+    identifiability,
     correlations,
+    ident_md,
     best_runs,
-    ens_runs,
+    pred_runs,
     bass_fit,
     train_all,
     until,
 ) -> None:
     """Write every report file into ``out_dir`` (each atomically)."""
-    from .ensemble import strong_pairs
-
     out_dir = Path(out_dir)
     atomic_write_text(out_dir / "fit_table.csv", fit_table.to_csv(index=False))
     atomic_write_text(out_dir / "convergence.csv", pd.DataFrame(trace).to_csv(index=False))
-    atomic_write_text(out_dir / "ensemble.csv", ensemble_frame.to_csv(index=False))
-    atomic_write_text(out_dir / "parameters.csv", parameters.to_csv(index=False))
+    atomic_write_text(out_dir / "abc_trace.csv", abc_trace.to_csv(index=False))
+    atomic_write_text(out_dir / "posterior.csv", posterior_frame.to_csv(index=False))
+    atomic_write_text(out_dir / "identifiability.csv", identifiability.to_csv(index=False))
+    atomic_write_text(out_dir / "identifiability.md", "# Identifiability\n\n" + ident_md)
     atomic_write_text(out_dir / "correlations.csv", correlations.to_csv())
     atomic_write_json(out_dir / "summary.json", {**summary, "run": run_info})
     figures = {
-        "acts_weekly.png": fig_weekly(best_runs, ens_runs, train_all, bass_fit, until),
+        "acts_weekly.png": fig_weekly(best_runs, pred_runs, train_all, bass_fit, until),
         "acts_cumulative.png": fig_cumulative(best_runs, train_all, bass_fit, until),
         "shares.png": fig_shares(fit_table),
         "convergence.png": fig_convergence(trace),
-        "parameters.png": fig_parameters(parameters, ensemble_frame),
+        "abc.png": fig_abc(abc_trace),
+        "parameters.png": fig_parameters(identifiability, posterior_frame),
     }
     for name, fig in figures.items():
         fig.tight_layout()
         atomic_savefig(fig, out_dir / name)
-    text = markdown(summary, run_info, fit_table, parameters, strong_pairs(correlations), until)
+    text = markdown(summary, run_info, fit_table, ident_md, until)
     atomic_write_text(out_dir / "report.md", text)

@@ -88,7 +88,7 @@ class _Recorder:
 
 def _solver(objective, bounds, settings: SearchSettings, recorder, x0=None) -> SteppedSolver:
     n = len(bounds)
-    npop = settings.popsize * n
+    npop = max(5, settings.popsize * n)  # scipy's smallest population
     maxiter = max(0, settings.budget // npop - 1)
     init: Any = "latinhypercube"
     if x0 is not None and settings.init_spread > 0:

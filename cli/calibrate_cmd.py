@@ -1,12 +1,16 @@
-"""``telesim calibrate``: fit the uncertainties to the observed 2018-2019 figures.
+"""``telesim calibrate``: a posterior of the uncertainties given the observed figures.
 
-    telesim calibrate [--budget N] [--replicates K] [--workers N] [--until DATE] [--resume]
-                      [--out DIR] [--seed S] [--refine N] [--popsize P] [--scale N]
-                      [--executor local|dask] [--scheduler ADDR] [--dask-workers N]
+    telesim calibrate [--stages A,B] [--population N] [--generations G] [--min-epsilon E]
+                      [--abc-evaluations N] [--budget N] [--refine N] [--replicates K]
+                      [--until DATE] [--resume] [--out DIR] [--seed S] [--scale N]
+                      [--workers N] [--executor local|dask] [--scheduler ADDR] [--dask-workers N]
+    telesim calibrate --recovery [--stages A] ...     parameter recovery on synthetic figures
 
-Writes the run folder (default ``results/calibration/full`` or ``results/calibration/until-DATE``)
-and, for a full run (no ``--until``), ``calibration/calibrated.json`` and
-``calibration/ensemble.csv``. See ``docs/calibration.md``.
+Per stage (``calibration/stages.py``): a point estimate by differential evolution, then ABC-SMC
+(pyabc) seeded at it. Writes the run folder (default ``results/calibration/full`` or
+``results/calibration/until-DATE``; ``results/calibration/recovery`` for ``--recovery``) and, for a
+full run (no ``--until``), ``calibration/calibrated.json`` and ``calibration/posterior.csv``. See
+``docs/calibration.md``.
 """
 
 from __future__ import annotations
@@ -22,22 +26,115 @@ from cli.options import (
     positive_int,
 )
 
-DEFAULTS = {"budget": 640, "replicates": 2, "popsize": 2, "seed": 0, "refine": 480}
+DEFAULTS = {"replicates": 2, "popsize": 2, "seed": 0, "population": 200, "generations": 12}
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = _positive_float(text)
+    if not value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "calibrate",
-        help="fit the uncertainties to the observed 2018-2019 figures",
-        description="Calibrate the model's uncertainties by differential evolution (checkpointed "
-        "after every generation, resumable), report the fit, the parameter ensemble and a "
-        "two-layer Bass baseline.",
+        help="infer the uncertainties from the observed figures (point estimate, then ABC-SMC)",
+        description="Calibrate the model's uncertainties, stage by stage: a point estimate by "
+        "differential evolution, then a posterior by ABC-SMC (pyabc) seeded at it; both "
+        "checkpointed and resumable, with the same result for the same seed on any executor. "
+        "Reports the fit (both windows, Bass baseline beside it), posterior predictive coverage "
+        "and identifiability.",
     )
-    p.add_argument(
-        "--budget",
+    g = p.add_argument_group("inference (ABC-SMC)")
+    g.add_argument(
+        "--stages",
+        default=None,
+        help="comma-separated stages to run, in order (default: all, A,B; see "
+        "calibration/stages.py)",
+    )
+    g.add_argument(
+        "--population",
         type=positive_int,
-        default=DEFAULTS["budget"],
-        help="objective evaluations of the search (default %(default)s)",
+        default=DEFAULTS["population"],
+        help="particles per generation = distinct sets of the posterior (default %(default)s)",
+    )
+    g.add_argument(
+        "--generations",
+        type=nonneg_int,
+        default=DEFAULTS["generations"],
+        help="ABC generations per stage after generation 0, at most (default %(default)s)",
+    )
+    g.add_argument(
+        "--min-epsilon",
+        type=_positive_float,
+        default=0.0,
+        help="stop a stage once its tolerance (a loss) is at or below this (default 0)",
+    )
+    g.add_argument(
+        "--min-acceptance",
+        type=_share,
+        default=0.02,
+        help="stop a stage once a generation's acceptance rate is below this (default %(default)s)",
+    )
+    g.add_argument(
+        "--alpha",
+        type=_share,
+        default=0.5,
+        help="each tolerance is this weighted quantile of the last distances (default %(default)s)",
+    )
+    g.add_argument(
+        "--abc-evaluations",
+        type=positive_int,
+        default=None,
+        help="ABC evaluations per stage, at most (default: the stage table's)",
+    )
+    g.add_argument(
+        "--predictive-draws",
+        type=positive_int,
+        default=100,
+        help="posterior draws run for the predictive intervals (default %(default)s)",
+    )
+    g.add_argument(
+        "--recovery",
+        action="store_true",
+        help="parameter recovery: figures simulated from a known set (the committed "
+        "calibration, or --truth FILE.json), recovered by the same inference",
+    )
+    g.add_argument(
+        "--truth",
+        type=Path,
+        default=None,
+        help="with --recovery: JSON file of true values (default: calibration/calibrated.json)",
+    )
+    d = p.add_argument_group("point estimate (differential evolution)")
+    d.add_argument(
+        "--budget",
+        type=nonneg_int,
+        default=None,
+        help="evaluations of differential evolution per stage (default: the stage table's)",
+    )
+    d.add_argument(
+        "--refine",
+        type=nonneg_int,
+        default=None,
+        help="evaluations of the local refinement per stage (default: the stage table's)",
+    )
+    d.add_argument(
+        "--popsize",
+        type=positive_int,
+        default=DEFAULTS["popsize"],
+        help="population = popsize x number of parameters (default %(default)s)",
     )
     p.add_argument(
         "--replicates",
@@ -54,31 +151,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue from the run folder's checkpoint (same settings)",
+        help="continue from the run folder's checkpoints and ABC histories (same settings)",
     )
     p.add_argument(
         "--out",
         type=Path,
         default=None,
-        help="run folder (default results/calibration/full or .../until-DATE)",
+        help="run folder (default results/calibration/full, .../until-DATE or .../recovery)",
     )
     p.add_argument(
         "--seed",
         type=nonneg_int,
         default=DEFAULTS["seed"],
-        help="seed of the search's own random generator (default %(default)s)",
-    )
-    p.add_argument(
-        "--popsize",
-        type=positive_int,
-        default=DEFAULTS["popsize"],
-        help="population = popsize x number of parameters (default %(default)s)",
-    )
-    p.add_argument(
-        "--refine",
-        type=nonneg_int,
-        default=DEFAULTS["refine"],
-        help="evaluations of a local compass-search refinement (default %(default)s)",
+        help="seed of the search's and the sampler's own random numbers (default %(default)s)",
     )
     p.add_argument(
         "--scale",
@@ -90,18 +175,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--report-replicates",
         type=positive_int,
         default=20,
-        help="fresh seeds for the fit table's interval (default %(default)s)",
-    )
-    p.add_argument(
-        "--ensemble-samples",
-        type=nonneg_int,
-        default=192,
-        help="sets sampled around the best for the ensemble (default %(default)s)",
+        help="fresh seeds for the best set's interval in the fit table (default %(default)s)",
     )
     p.add_argument(
         "--params",
         default=None,
-        help="comma-separated uncertainties to search (default: those marked fitted)",
+        help="comma-separated uncertainties: fit only these (default: every stage's)",
     )
     p.add_argument(
         "--base",
@@ -120,9 +199,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--no-save",
         action="store_true",
-        help="do not write calibration/calibrated.json and calibration/ensemble.csv",
+        help="do not write calibration/calibrated.json and calibration/posterior.csv",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_executor_arguments(p)
     return p
 
@@ -136,53 +215,89 @@ def _base_values(path: Path | None) -> tuple:
     return tuple(sorted(load_uncertainties(path).to_dict().items()))
 
 
-def run(args) -> int:
-    from calibration.pipeline import CalibrationSettings, calibrate, default_run_dir
+def settings_from_args(args):
+    from calibration import stages as stages_mod
+    from calibration.inference import AbcSettings
+    from calibration.pipeline import CalibrationSettings
     from calibration.search import SearchSettings
-    from calibration.targets import OBSERVED_CSV
     from model import DEFAULT_SCALE
 
-    params = tuple(s.strip() for s in args.params.split(",") if s.strip()) if args.params else None
-    settings = CalibrationSettings(
-        search=SearchSettings(
-            budget=args.budget, popsize=args.popsize, seed=args.seed, refine=args.refine
+    def names(text):
+        return tuple(s.strip() for s in text.split(",") if s.strip()) if text else None
+
+    stages = stages_mod.with_budgets(
+        stages_mod.select(names(args.stages)),
+        de_budget=args.budget,
+        de_refine=args.refine,
+        abc_evaluations=args.abc_evaluations,
+    )
+    return CalibrationSettings(
+        search=SearchSettings(popsize=args.popsize, seed=args.seed),
+        abc=AbcSettings(
+            population=args.population,
+            generations=args.generations,
+            alpha=args.alpha,
+            min_epsilon=args.min_epsilon,
+            min_acceptance=args.min_acceptance,
+            seed=args.seed,
         ),
+        stages=stages,
         replicates=args.replicates,
         scale=args.scale or DEFAULT_SCALE,
         until=args.until,
-        params=params,
+        params=names(args.params),
         report_replicates=args.report_replicates,
-        ensemble_samples=args.ensemble_samples,
+        predictive_draws=args.predictive_draws,
         base=_base_values(args.base),
     )
-    out = args.out or default_run_dir(args.until)
+
+
+def run(args) -> int:
+    from calibration.pipeline import CALIBRATED_JSON, POSTERIOR_CSV, calibrate, default_run_dir
+    from calibration.targets import OBSERVED_CSV
+
+    settings = settings_from_args(args)
     observed = args.observed or OBSERVED_CSV
     if not Path(observed).is_file():
         raise ValueError(f"--observed: {observed} is not a file")
-    if args.resume and not (Path(out) / "checkpoint.json").is_file():
+    if args.recovery:
+        return _recovery(args, settings, Path(observed))
+    out = args.out or default_run_dir(args.until)
+    if args.resume and not any(Path(out).glob("de-*.json")) and not any(Path(out).glob("abc-*")):
         raise ValueError(f"--resume: no checkpoint in {out} (run once without --resume)")
-    save = not args.no_save and observed == OBSERVED_CSV
+    save = not args.no_save and Path(observed) == OBSERVED_CSV
     executor = executor_from_args(args)
     try:
         summary = calibrate(
             settings,
             out,
-            map_fn=executor.map,
+            executor=executor,
             resume=args.resume,
             observed=Path(observed),
-            calibrated_path=None if not save else _pipeline_paths()[0],
-            ensemble_path=None if not save else _pipeline_paths()[1],
+            calibrated_path=CALIBRATED_JSON if save else None,
+            posterior_path=POSTERIOR_CSV if save else None,
             progress=not args.no_progress,
         )
     finally:
         executor.close()
-    m = summary["fit"]
+    m, cov, post = summary["fit"], summary["predictive"], summary["posterior"]
+    windows = "; ".join(
+        f"{w}: count log-RMSE ABM {_f(v['count_log_rmse'])} vs Bass {_f(v['bass_count_log_rmse'])}"
+        for w, v in m.get("windows", {}).items()
+    )
+    fitted = cov["fitted"]
     print(
-        f"loss {summary['loss']:.4g} (Bass {summary['bass']['loss']:.4g}); "
-        f"count log-RMSE ABM {m['count_log_rmse']:.3f} vs Bass {m['bass_count_log_rmse']:.3f}; "
-        f"lower bounds met: {m['lower_bounds_met']}; shares within 5 points: "
-        f"{m['shares_within_5pp']} (max {m['shares_max_abs_error_pp']:.1f}); "
-        f"wall {summary['run']['wall_seconds']:.0f} s"
+        f"best loss {summary['loss']:.4g} (Bass {summary['bass']['loss']:.4g}); {windows}; "
+        f"shares within 5 points: {m['shares_within_5pp']} (max "
+        f"{_f(m['shares_max_abs_error_pp'], '.1f')}); posterior {post['rows']} sets "
+        f"({post['distinct']} distinct, ESS {post['ess']:.0f}); predictive coverage "
+        f"{fitted['covered']}/{fitted['figures']} fitted figures"
+        + (
+            f", {cov['not_fitted']['covered']}/{cov['not_fitted']['figures']} not fitted"
+            if cov.get("not_fitted")
+            else ""
+        )
+        + f"; wall {summary['run']['wall_seconds']:.0f} s"
     )
     for name, r in m.get("out_of_sample", {}).items():
         abm, bss = r["abm_relative_error"], r["bass_relative_error"]
@@ -195,7 +310,41 @@ def run(args) -> int:
     return 0
 
 
-def _pipeline_paths():
-    from calibration.pipeline import CALIBRATED_JSON, ENSEMBLE_CSV
+def _recovery(args, settings, observed: Path) -> int:
+    import json
 
-    return CALIBRATED_JSON, ENSEMBLE_CSV
+    from calibration import recovery
+    from calibration.pipeline import ROOT
+
+    out = args.out or ROOT / "results" / "calibration" / "recovery"
+    truth = None
+    if args.truth is not None:
+        try:
+            data = json.loads(Path(args.truth).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"--truth: cannot read {args.truth}: {exc}") from None
+        truth = data.get("uncertainties", data)
+    executor = executor_from_args(args)
+    try:
+        result = recovery.recover(
+            settings,
+            out,
+            truth=truth,
+            executor=executor,
+            resume=args.resume,
+            observed=observed,
+            progress=not args.no_progress,
+        )
+    finally:
+        executor.close()
+    s = result["summary"]
+    print(
+        f"recovery: true value inside the 90% credible interval for {s['inside']}/"
+        f"{s['parameters']} parameters ({s['share_inside']:.0%}); wall {s['wall_seconds']:.0f} s"
+    )
+    print(f"report: {Path(out) / 'recovery.md'}")
+    return 0
+
+
+def _f(v, fmt: str = ".3f") -> str:
+    return "n/a" if v is None else format(float(v), fmt)

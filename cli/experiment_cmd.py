@@ -38,8 +38,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="run scenarios x replicates (resumable), optionally least change and sensitivity",
         description="Run each scenario (a name in experiments/scenarios/ or a .toml file; "
         "default: the standard set) for R replicates. Replicate r pairs a parameter set drawn "
-        "from the calibration ensemble with a seed derived from --root-seed, the same in every "
-        "scenario. Runs already in --out are skipped (resume).",
+        "from the calibration posterior (weighted) with a seed derived from --root-seed, the same "
+        "in every scenario. Runs already in --out are skipped (resume).",
     )
     p.add_argument("scenarios", nargs="*", metavar="NAME|FILE", help="scenarios (default: all)")
     p.add_argument(
@@ -70,10 +70,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--ensemble",
-        default="ensemble",
-        metavar="ensemble|best|FILE.csv",
-        help="parameter sets: the calibration ensemble (default; the best set if there is none), "
-        "the best set only, or an ensemble CSV",
+        "--params-from",
+        dest="ensemble",
+        default="posterior",
+        metavar="posterior|ensemble|best|FILE.csv",
+        help="parameter sets: weighted draws from the calibration posterior (default; "
+        "calibration/ensemble.csv if there is no posterior), the old ensemble, the best set "
+        "only, or a CSV (weighted if it has a weight column)",
     )
     p.add_argument(
         "--least-change",

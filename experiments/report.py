@@ -427,7 +427,8 @@ def _intro(a: Analysis, figures: dict[str, str]) -> list[str]:
         )
     if "single best parameter set" in d.params_note:
         out.append(
-            "> **Note.** No calibration ensemble was available, so all replicates use one "
+            "> **Note.** No calibration posterior (or ensemble) was available, so all replicates "
+            "use one "
             "parameter set: intervals and probabilities reflect the model's randomness only, "
             "not the uncertainty about its parameters.\n"
         )

@@ -1,9 +1,11 @@
 """The experiment runner: scenarios × replicates, each run saved to disk the moment it finishes.
 
 Design (EMA Workbench's vocabulary): an *experiment* is a set of scenarios (lever settings) crossed
-with R *replicates*; replicate ``r`` pairs one parameter set drawn from the calibration's ensemble
-(the uncertainties) with one seed derived from the root seed by numpy ``SeedSequence``. Every
-scenario meets the same replicates, so scenario effects are paired differences.
+with R *replicates*; replicate ``r`` pairs one parameter set drawn from the calibration's posterior
+(``calibration/posterior.csv``: weighted draws, so hit probabilities integrate the parameter
+uncertainty; the old ``ensemble.csv`` only when there is no posterior) with one seed derived from
+the root seed by numpy ``SeedSequence``. Every scenario meets the same replicates, so scenario
+effects are paired differences.
 
 Where the work happens is the executor's business (``infra.execution``: this process, a local
 process pool, a Dask cluster). Workers only compute: :func:`run_one` takes a small picklable
@@ -39,7 +41,11 @@ from infra.provenance import git, package_versions
 ROOT = Path(__file__).resolve().parents[1]
 #: Default output folder of ``telesim experiment``.
 DEFAULT_OUT = ROOT / "results" / "experiments"
-#: The calibration's ensemble of parameter sets (one column per uncertainty, plus ``loss``).
+#: The calibration's posterior: a row per particle, a column per uncertainty, ``weight``, ``loss``.
+POSTERIOR_CSV = ROOT / "calibration" / "posterior.csv"
+#: The calibration's record (read for the posterior's date and checksum).
+CALIBRATED_JSON = ROOT / "calibration" / "calibrated.json"
+#: The ensemble of earlier calibrations (a column per uncertainty, plus ``loss``): the fallback.
 ENSEMBLE_CSV = ROOT / "calibration" / "ensemble.csv"
 #: Root seed of the replicates unless ``--root-seed`` says otherwise (the first day of the study).
 DEFAULT_ROOT_SEED = 20180915
@@ -47,7 +53,7 @@ DEFAULT_ROOT_SEED = 20180915
 TABLES = ("weekly", "by_region", "by_platform", "by_age")
 #: Version of the on-disk layout (bumped if it changes incompatibly).
 LAYOUT_VERSION = 1
-#: Spawn key of the stream that orders the ensemble draws (far from the replicates' keys 0..R-1).
+#: Spawn key of the stream that draws the parameter sets (far from the replicates' keys 0..R-1).
 _PARAM_DRAW_KEY = 2**31
 
 
@@ -66,57 +72,13 @@ class ParamSet:
     id: str
     values: dict[str, Any]
     loss: float | None = None
-    weight: float = 1.0  # a weighted posterior's weight (1 for an unweighted ensemble)
+        sets.append(ParamSet(f"{prefix}{row:03d}-{_values_hash(values)}", values, loss, weight))
+    return sets, f"{note}, {len(sets)} sets"
 
 
-def _values_hash(values: dict[str, Any]) -> str:
-    text = json.dumps(values, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
-
-
-def load_parameter_sets(source: str | Path = "ensemble") -> tuple[list[ParamSet], str]:
-    """The parameter sets replicates draw from, and a sentence saying where they came from.
-
-    ``source``: ``"ensemble"`` (``calibration/ensemble.csv`` if present, else the single best set,
-    which the note says), ``"best"`` (the single set :func:`model.best_uncertainties` gives), or the
-    path of an ensemble CSV. Ids are ``e<row>-<hash>`` / ``best-<hash>``: a changed ensemble gives
-    new ids, so runs on disk are never silently reused for other parameter values.
-    """
-    from model import Uncertainties, best_uncertainties
-
-    if str(source) == "best" or (str(source) == "ensemble" and not ENSEMBLE_CSV.is_file()):
-        unc, where = best_uncertainties()
-        values = unc.to_dict()
-        note = f"the single best parameter set ({where})"
-        if str(source) == "ensemble":
-            note += f"; no ensemble at {ENSEMBLE_CSV.relative_to(ROOT)}, so no parameter spread"
-        return [ParamSet(f"best-{_values_hash(values)}", values)], note
-    path = ENSEMBLE_CSV if str(source) == "ensemble" else Path(source)
-    try:
-        table = pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise ExperimentError(f"--ensemble: cannot read {path}: {exc}") from None
-    names = [f.name for f in dataclasses.fields(Uncertainties)]
-    columns = [c for c in table.columns if c in names]
-    if not columns or table.empty:
-        raise ExperimentError(f"--ensemble: {path} has no rows or no uncertainty columns")
-    sets = []
-    for row, rec in enumerate(table.to_dict("records")):
-        given = {c: _plain(rec[c]) for c in columns if not _missing(rec[c])}
-        where = f"{path} row {row}"
-        try:
-            values = Uncertainties.from_dict(given, where=where).to_dict()
-            loss = float(rec["loss"]) if "loss" in rec and not _missing(rec["loss"]) else None
-            weight = (
-                float(rec["weight"]) if "weight" in rec and not _missing(rec["weight"]) else 1.0
-            )
-            if not (math.isfinite(weight) and weight >= 0):
-                raise ValueError(f"weight {weight!r} is not a finite number >= 0")
-        except ValueError as exc:
-            text = str(exc) if str(exc).startswith(where) else f"{where}: {exc}"
-            raise ExperimentError(f"--ensemble: {text}") from None
-        sets.append(ParamSet(f"e{row:03d}-{_values_hash(values)}", values, loss, weight))
-    return sets, f"{len(sets)} parameter sets of the calibration ensemble {path}"
+def _weight_or_one(w: float | None) -> float:
+    """A set's weight in a draw: its posterior weight, or 1 for sets of equal standing."""
+    return 1.0 if w is None else float(w)
 
 
 def _missing(v: Any) -> bool:
@@ -134,7 +96,7 @@ def draw_parameter_sets(
     in an unweighted ensemble; a weighted posterior's weights otherwise): the one place the
     designs that sample the calibration's uncertainty (scenario discovery) draw from it."""
     ids = sorted(param_sets)
-    weights = np.array([float(param_sets[i].get("weight", 1.0)) for i in ids])
+    weights = np.array([_weight_or_one(param_sets[i].get("weight")) for i in ids])
     if not ids or weights.sum() <= 0:
         raise ExperimentError("no parameter set with a positive weight to draw from")
     return [ids[k] for k in rng.choice(len(ids), size=n, replace=True, p=weights / weights.sum())]
@@ -155,19 +117,35 @@ def replicate_plan(
 ) -> list[dict[str, Any]]:
     """Replicate r → (parameter set, seed); the same plan for every scenario (paired runs).
 
-    Parameter sets are taken in an order shuffled once from the root seed, without replacement
-    until the ensemble is exhausted (then cycling), so R replicates see R different sets.
+    Weighted sets (a posterior): each replicate draws a set with probability proportional to its
+    weight (with replacement: the r-th uniform of a stream derived from the root seed, through the
+    weights' cumulative sum), so the draws are a sample of the posterior. Unweighted sets: taken in
+    an order shuffled once from the root seed, without replacement until exhausted (then cycling),
+    so R replicates see R different sets. Both are prefix-stable: raising R keeps the first draws.
     """
     if replicates < 1:
         raise ExperimentError(f"--replicates: {replicates} is outside the allowed range [1, 10000]")
-    order = np.random.default_rng(
-        np.random.SeedSequence(root_seed, spawn_key=(_PARAM_DRAW_KEY,))
-    ).permutation(len(param_sets))
+    rng = np.random.default_rng(np.random.SeedSequence(root_seed, spawn_key=(_PARAM_DRAW_KEY,)))
+    if param_sets and all(ps.weight is not None for ps in param_sets):
+        cum = np.cumsum([ps.weight for ps in param_sets], dtype=float)
+        cum /= cum[-1]
+        picks = np.searchsorted(cum, rng.random(replicates), side="right")
+        picks = np.minimum(picks, len(param_sets) - 1)
+    else:
+        order = rng.permutation(len(param_sets))
+        picks = [order[r % len(param_sets)] for r in range(replicates)]
     plan = []
     for r in range(replicates):
-        ps = param_sets[int(order[r % len(param_sets)])]
+        ps = param_sets[int(picks[r])]
         plan.append({"replicate": r, "param_id": ps.id, "seed": replicate_seed(root_seed, r)})
     return plan
+
+
+def draws_note(plan: Sequence[dict[str, Any]], param_sets: Sequence[ParamSet]) -> str:
+    """How many draws the replicates made, and how many distinct sets they hold."""
+    distinct = len({p["param_id"] for p in plan})
+    kind = "weighted draws" if any(ps.weight is not None for ps in param_sets) else "draws"
+    return f"{len(plan)} {kind} ({distinct} distinct sets)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -563,7 +541,7 @@ def run_experiment(
     root_seed: int = DEFAULT_ROOT_SEED,
     end: str = "2021-12-31",
     scale: int | None = None,
-    params: str | Path = "ensemble",
+    params: str | Path = "posterior",
     progress: bool | str = True,
     on_saved: Callable[[RunSpec, Path], None] | None = None,
 ) -> tuple[Design, RunStats]:
@@ -576,6 +554,7 @@ def run_experiment(
         raise ExperimentError(f"scenario names must be unique, got {names}")
     param_sets, note = load_parameter_sets(params)
     plan = replicate_plan(replicates, param_sets, root_seed)
+    note = f"{note}; {draws_note(plan, param_sets)}"
     used = {p["param_id"] for p in plan}
     design = Design(
         root_seed=root_seed,

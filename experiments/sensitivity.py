@@ -1,10 +1,10 @@
 """Sensitivity of the 2019 total to the uncertainties: Morris screening or Sobol indices.
 
 Which uncertainties drive the 2019 total, within the range the calibration left open? The factors
-are the calibrated uncertainties; each varies over the 5-95% range of the calibration ensemble
-(or, without an ensemble, the best value ×/÷ 1.25 for positive rates, ± 5% of the allowed width
-for log-odds effects), the
-others staying at the best set. Runs stop on 31 Dec 2019 (the only year the question needs, three
+are the calibrated uncertainties; each varies over the 5-95% range of the calibration posterior
+(weighted quantiles; the ensemble when there is no posterior; without either, the best value
+×/÷ 1.25 for positive rates, ± 5% of the allowed width for log-odds effects), the others staying
+at the best set. Runs stop on 31 Dec 2019 (the only year the question needs, three
 times cheaper than a run to 2021) and share one seed, so differences come from the parameters.
 The outcome is ``log10`` of the 2019 total: effects are multiplicative factors on the total.
 
@@ -58,7 +58,7 @@ FALLBACK_FACTOR = 1.25
 FALLBACK_HALF_WIDTH = 0.05
 
 
-def factor_ranges(params: str | Path = "ensemble") -> tuple[list[dict[str, Any]], dict, str]:
+def factor_ranges(params: str | Path = "posterior") -> tuple[list[dict[str, Any]], dict, str]:
     """Factors (name, low, high), the base values (best set) and where the ranges come from."""
     from model import Uncertainties, best_uncertainties
 
@@ -68,9 +68,13 @@ def factor_ranges(params: str | Path = "ensemble") -> tuple[list[dict[str, Any]]
     factors = []
     if len(sets) >= 5:
         table = pd.DataFrame([s.values for s in sets])
-        source = f"5-95% range of the {len(sets)} ensemble sets"
+        weights = np.array([1.0 if s.weight is None else s.weight for s in sets])
+        weighted = any(s.weight is not None for s in sets)
+        source = f"5-95% range of the {len(sets)} " + (
+            "posterior sets (weighted)" if weighted else "ensemble sets"
+        )
         for s in specs:
-            low, high = np.quantile(table[s["name"]], [0.05, 0.95])
+            low, high = _weighted_quantiles(table[s["name"]].to_numpy(float), weights, [0.05, 0.95])
             if high - low > 1e-9 * max(1.0, abs(high)):
                 factors.append({"name": s["name"], "low": float(low), "high": float(high)})
     else:
@@ -92,6 +96,16 @@ def factor_ranges(params: str | Path = "ensemble") -> tuple[list[dict[str, Any]]
     if not factors:
         raise ExperimentError("sensitivity: no uncertainty varies over the chosen ranges")
     return factors, best, source
+
+
+def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs) -> np.ndarray:
+    """Quantiles of a weighted sample (equal weights: numpy's default quantiles)."""
+    if np.allclose(weights, weights[0]):
+        return np.quantile(values, qs)
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    cdf = (np.cumsum(w) - 0.5 * w) / w.sum()
+    return np.interp(qs, cdf, v)
 
 
 def morris_design(d: int, trajectories: int, rng: np.random.Generator) -> np.ndarray:
@@ -193,7 +207,7 @@ def run_sensitivity(
     method: str = "morris",
     trajectories: int = 4,
     n: int = 16,
-    params: str | Path = "ensemble",
+    params: str | Path = "posterior",
     root_seed: int = DEFAULT_ROOT_SEED,
     scale: int | None = None,
     executor=None,
