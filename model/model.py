@@ -56,7 +56,7 @@ import mesa
 import numpy as np
 
 from . import mesa_api, rules
-from .agents import ILE_DE_FRANCE, Doctolib, OtherPlatforms, RegionAgent
+from .agents import ILE_DE_FRANCE, Doctolib, OtherPlatforms, RegionAgent, release_agent_ids
 from .calendar import WEEKS_PER_YEAR, n_weeks_until
 from .inputs import AGE_BANDS, DOCTOR_TYPES, Inputs
 from .params import Levers, Uncertainties
@@ -439,6 +439,7 @@ class TeleModel(mesa.Model):
         ]
         self._alloc_outputs()
         self.datacollector = mesa.DataCollector(model_reporters=mesa_api.model_reporters())
+        release_agent_ids(self)
 
     def _setup_usage(self) -> None:
         """Per-run state of the patients' step, allocated once (see the module docstring)."""

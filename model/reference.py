@@ -18,7 +18,7 @@ import mesa
 import numpy as np
 
 from . import rules
-from .agents import ILE_DE_FRANCE, Doctolib, OtherPlatforms, RegionAgent
+from .agents import ILE_DE_FRANCE, Doctolib, OtherPlatforms, RegionAgent, release_agent_ids
 from .calendar import WEEKS_PER_YEAR, n_weeks_until
 from .inputs import DOCTOR_TYPES, Inputs
 from .model import TeleModel
@@ -207,6 +207,7 @@ class ReferenceModel(mesa.Model):
         self.peer_share = np.zeros(inputs.n_regions * len(DOCTOR_TYPES))
         self.week_acts: list = []
         TeleModel._alloc_outputs(self)  # the same weekly aggregates as the engine
+        release_agent_ids(self)
 
     def _ties(self) -> list[list[tuple[int, bool, bool]]]:
         """Each person's ties (doctor, known, in pathway), read off the shared population."""
