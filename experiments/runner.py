@@ -72,6 +72,104 @@ class ParamSet:
     id: str
     values: dict[str, Any]
     loss: float | None = None
+    weight: float | None = None  # posterior weight (None: sets of equal standing)
+
+
+def _values_hash(values: dict[str, Any]) -> str:
+    text = json.dumps(values, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def load_parameter_sets(source: str | Path = "posterior") -> tuple[list[ParamSet], str]:
+    """The parameter sets replicates draw from, and a sentence saying where they came from.
+
+    ``source``: ``"posterior"`` (``calibration/posterior.csv``, weighted; without it the ensemble,
+    as for ``"ensemble"``, which the note says), ``"ensemble"`` (``calibration/ensemble.csv`` if
+    present, else the single best set, which the note says), ``"best"`` (the single set
+    :func:`model.best_uncertainties` gives), or the path of a CSV (weighted if it has a ``weight``
+    column). Ids are ``p<row>-<hash>`` (posterior), ``e<row>-<hash>`` / ``best-<hash>``: a changed
+    calibration gives new ids, so runs on disk are never silently reused for other values.
+    """
+    from model import best_uncertainties
+
+    source = str(source)
+    if source == "posterior":
+        if POSTERIOR_CSV.is_file():
+            return _read_sets(POSTERIOR_CSV, "p", _posterior_note(POSTERIOR_CSV))
+        sets, note = load_parameter_sets("ensemble")
+        return sets, f"{note} (no posterior at {_rel_root(POSTERIOR_CSV)})"
+    if source == "best" or (source == "ensemble" and not ENSEMBLE_CSV.is_file()):
+        unc, where = best_uncertainties()
+        values = unc.to_dict()
+        note = f"the single best parameter set ({where})"
+        if source == "ensemble":
+            note += f"; no ensemble at {ENSEMBLE_CSV.relative_to(ROOT)}, so no parameter spread"
+        return [ParamSet(f"best-{_values_hash(values)}", values)], note
+    path = ENSEMBLE_CSV if source == "ensemble" else Path(source)
+    sets, note = _read_sets(path, "e", None)
+    return sets, note
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _posterior_note(path: Path) -> str:
+    """Which posterior: its checksum and the date of the calibration that wrote it."""
+    sha = _sha256(path)
+    when = None
+    try:
+        record = json.loads(CALIBRATED_JSON.read_text(encoding="utf-8"))
+        if record.get("posterior", {}).get("sha256") == sha:
+            when = f"calibration of {record.get('date')}"
+    except (OSError, ValueError, AttributeError):
+        pass
+    if when is None:
+        mtime = dt.datetime.fromtimestamp(Path(path).stat().st_mtime, dt.UTC).date()
+        when = f"file dated {mtime.isoformat()}, not the one calibrated.json records"
+    return f"the calibration posterior {_rel_root(path)} (sha256 {sha[:12]}, {when})"
+
+
+def _rel_root(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _read_sets(path: Path, prefix: str, note: str | None) -> tuple[list[ParamSet], str]:
+    from model import Uncertainties
+
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise ExperimentError(f"--ensemble: cannot read {path}: {exc}") from None
+    names = [f.name for f in dataclasses.fields(Uncertainties)]
+    columns = [c for c in table.columns if c in names]
+    if not columns or table.empty:
+        raise ExperimentError(f"--ensemble: {path} has no rows or no uncertainty columns")
+    weighted = "weight" in table.columns
+    if weighted:
+        w = pd.to_numeric(table["weight"], errors="coerce")
+        if w.isna().any() or (w < 0).any() or not w.sum() > 0:
+            raise ExperimentError(
+                f"--ensemble: {path}: column weight must hold non-negative numbers, not all zero"
+            )
+    if note is None:
+        note = f"the parameter sets of {_rel_root(path)} (sha256 {_sha256(path)[:12]}" + (
+            ", weighted)" if weighted else ")"
+        )
+    sets = []
+    for row, rec in enumerate(table.to_dict("records")):
+        given = {c: _plain(rec[c]) for c in columns if not _missing(rec[c])}
+        where = f"{path} row {row}"
+        try:
+            values = Uncertainties.from_dict(given, where=where).to_dict()
+            loss = float(rec["loss"]) if "loss" in rec and not _missing(rec["loss"]) else None
+            weight = float(rec["weight"]) if weighted else None
+            if weight is not None and not (math.isfinite(weight) and weight >= 0):
+                raise ValueError(f"weight {weight!r} is not a finite number >= 0")
+        except ValueError as exc:
+            text = str(exc) if str(exc).startswith(where) else f"{where}: {exc}"
+            raise ExperimentError(f"--ensemble: {text}") from None
         sets.append(ParamSet(f"{prefix}{row:03d}-{_values_hash(values)}", values, loss, weight))
     return sets, f"{note}, {len(sets)} sets"
 
