@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 # The main job: change MAIN_JOB (or override on the command line: make run MAIN_JOB="...").
-MAIN_JOB ?= $(BIN)/telesim experiment --exclude covid_2020 --replicates 4 --workers 2 --least-change --lc-rounds 1 --sensitivity morris --morris-trajectories 2 --report
+MAIN_JOB ?= $(BIN)/telesim experiment --replicates 20 --scale 2000 --workers 2 --cheapest --discovery --report
 PYTEST_ARGS ?=
 
 .PHONY: run test bench lint format clean setup
