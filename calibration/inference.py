@@ -24,21 +24,25 @@ differential evolution minimises (:class:`calibration.objective.Objective`); run
 runs get the same high losses. The simulated quantities are the summary statistics stored in the
 history (:class:`SimulatedQuantities`, :class:`LossDistance`).
 
-**Generation 0 is seeded by the point estimate.** Sampling the first generation from a uniform
-prior over 19 dimensions wastes most evaluations on hopeless sets, so generation 0 is an
-importance-sampled ABC rejection step written into the pyabc history by this module:
-``ceil(population / init_alpha)`` proposals, the new parameters drawn from a defensive mixture
-(``1 - init_prior_share``: independent normals centred on the differential-evolution best, sd
+**Generation 0 is seeded by the point estimate, and is a proposal, not a posterior.** Sampling
+the first generation from a uniform prior over 19 dimensions wastes most evaluations on hopeless
+sets, so generation 0 is written into the pyabc history by this module: ``ceil(population /
+init_alpha)`` proposals, the new parameters drawn from a defensive mixture (``1 -
+init_prior_share``: independent normals centred on the differential-evolution best, sd
 ``init_spread`` of each range, truncated to the ranges; ``init_prior_share``: the uniform prior),
-the earlier stages' parameters from their prior; the best ``population`` are accepted (epsilon_0
-is the largest accepted distance) and weighted prior / proposal, i.e. uniform / mixture density
-of the new parameters (the earlier stages' factor cancels). The mixture's prior share bounds the
-weights (at most ``1 / init_prior_share`` times the uniform density). From generation 1 on, pyabc
-proceeds as usual: epsilon_t = the weighted ``alpha``-quantile of generation t-1's distances,
-proposals from a multivariate normal kernel fitted to generation t-1 (Silverman's bandwidth),
-weights prior / proposal. The population is therefore a proper weighted ABC sample at every
-generation, whatever the starting point; what the seeding cannot guarantee is that a mode far
-from the point estimate is found.
+the earlier stages' parameters from their prior; the best ``population`` are kept (epsilon_0 is
+the largest kept distance) with equal weights. Importance weights prior / proposal at generation 0
+would be exact but useless: in 12 to 19 dimensions the ratio between a particle drawn from the
+uniform share and one drawn near the point is of the order of 10^8, so one particle took all the
+weight (effective sample size 1, measured on the production run of 25 Nov 2026) and every later
+kernel was fitted to it. Equal weights make generation 0 a set of parents only. From generation 1
+on, pyabc proceeds as usual: epsilon_t = the weighted ``alpha``-quantile of generation t-1's
+distances, proposals from a multivariate normal kernel fitted to generation t-1 (Silverman's
+bandwidth), weights prior / proposal density, the proposal density being the kernel mixture over
+the parents with the weights they were drawn with. That makes every generation from 1 on a proper
+weighted ABC sample for its tolerance, whatever generation 0's weights; so a stage is only
+finished with at least one generation after generation 0, and the posterior is never generation
+0. What the seeding cannot guarantee is that a mode far from the point estimate is found.
 
 **Determinism.** pyabc's own parallel samplers (multicore, Dask, mapping) reseed numpy from the
 operating system in every worker (``np.random.seed()`` without an argument) and, for the
@@ -508,16 +512,6 @@ def _mixture_sample(
     return np.where(from_prior[:, None], uni, tn)
 
 
-def _mixture_density(x: np.ndarray, center, sd, low, high, prior_share: float) -> np.ndarray:
-    from scipy.stats import truncnorm
-
-    center, sd = np.asarray(center, float), np.asarray(sd, float)
-    low, high = np.asarray(low, float), np.asarray(high, float)
-    a, b = (low - center) / sd, (high - center) / sd
-    tn = np.prod(truncnorm.pdf(x, a, b, loc=center, scale=sd), axis=1)
-    return prior_share * float(np.prod(1.0 / (high - low))) + (1 - prior_share) * tn
-
-
 class _Stage:
     """A stage in progress: the history file, its sidecar, and the generations."""
 
@@ -606,7 +600,6 @@ class _Stage:
         sd = s.init_spread * (high[new] - low[new])
         args = (p.center[new], sd, low[new], high[new], s.init_prior_share)
         x[:, new] = _mixture_sample(rng, m, *args)
-        weight = float(np.prod(1.0 / (high[new] - low[new]))) / _mixture_density(x[:, new], *args)
         distance = LossDistance(p.targets)
         jobs = [(p.objective, distance, row) for row in x]
         bar = tqdm(
@@ -622,14 +615,13 @@ class _Stage:
             bar.close()
         d = np.array([r[1] for r in results])
         keep = np.lexsort((np.arange(m), d))[: s.population]
-        total = float(weight[keep].sum())
         particles = [
             pyabc.Particle(
                 m=0,
                 parameter=pyabc.Parameter(
                     {n: float(v) for n, v in zip(space.names, x[i], strict=True)}
                 ),
-                weight=float(weight[i]) / total,
+                weight=1.0 / s.population,  # parents only: see the docstring
                 sum_stat=results[i][0],
                 distance=float(d[i]),
                 accepted=True,
@@ -724,7 +716,7 @@ def _stop_reason(trace, settings: AbcSettings, max_evaluations: int) -> str | No
             f"{settings.min_acceptance:g}"
         )
     expected = settings.population / last["acceptance_rate"]
-    if used + expected > max_evaluations:
+    if last["generation"] > 0 and used + expected > max_evaluations:  # generation 1 always runs
         return (
             f"evaluation budget: {used} used, the next generation would need about "
             f"{expected:.0f} of the {max_evaluations - used} left"
@@ -747,6 +739,8 @@ def diagnostics(trace: list[dict[str, Any]], stop_reason: str) -> dict[str, Any]
         "final_ess": last["ess"],
         "final_acceptance_rate": last["acceptance_rate"],
         "stop_reason": stop_reason,
+        # generation 0 is a set of parents with equal weights, not a posterior (see above)
+        "posterior_is_proposal": last["generation"] == 0,
         "stable": stable,
         "stable_rule": "the last generation lowered epsilon by less than 10% and moved no "
         "posterior mean by more than 0.2 posterior sd",

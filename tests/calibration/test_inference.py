@@ -16,7 +16,8 @@ from calibration.inference import (
     LossDistance,
     Prior,
     StageProblem,
-    _mixture_density,
+    _stop_reason,
+    diagnostics,
     run_stage,
     simulate,
     slot_seeds,
@@ -126,10 +127,19 @@ def test_resume_refuses_other_settings(reference, tmp_path):
         )
 
 
-def test_the_budget_stops_a_stage_before_a_generation_it_cannot_afford(tmp_path):
-    result = run_stage(tiny_problem(30), SETTINGS, tmp_path, progress=False, log=quiet)
+def test_the_budget_stops_a_stage_before_a_generation_it_cannot_afford(reference, tmp_path):
+    used = sum(r["evaluations"] for r in reference.trace[:2])
+    result = run_stage(tiny_problem(used + 1), SETTINGS, tmp_path, progress=False, log=quiet)
     assert result.stop_reason.startswith("evaluation budget")
-    assert result.evaluations <= 30
+    assert result.evaluations == used and len(result.trace) == 2
+    assert not result.diagnostics["posterior_is_proposal"]
+
+
+def test_a_budget_too_small_for_generation1_leaves_a_proposal_flagged(tmp_path):
+    result = run_stage(tiny_problem(20), SETTINGS, tmp_path, progress=False, log=quiet)
+    assert result.stop_reason.startswith("generation 1 abandoned")
+    assert result.evaluations <= 20
+    assert result.diagnostics["posterior_is_proposal"]
 
 
 def test_the_distance_is_the_objective():
@@ -172,15 +182,22 @@ def test_uniform_prior_and_kde_prior():
     assert np.trapezoid(dens, grid) == pytest.approx(1.0, rel=1e-3)
 
 
-def test_generation0_mixture_density_integrates_to_one():
-    low, high = np.array([0.0, 0.0]), np.array([1.0, 2.0])
-    g = np.linspace(0, 1, 401)
-    h = np.linspace(0, 2, 801)
-    xx, yy = np.meshgrid(g, h, indexing="ij")
-    pts = np.column_stack([xx.ravel(), yy.ravel()])
-    dens = _mixture_density(pts, [0.9, 0.5], [0.1, 0.2], low, high, 0.1).reshape(xx.shape)
-    total = np.trapezoid(np.trapezoid(dens, h, axis=1), g)
-    assert total == pytest.approx(1.0, rel=1e-3)
+def test_generation0_is_parents_with_equal_weights(tmp_path):
+    """Importance weights prior / proposal at generation 0 collapse to one particle in many
+    dimensions; generation 0 is therefore parents only, with equal weights."""
+    part = run_stage(tiny_problem(), SETTINGS, tmp_path, stop_after=1, progress=False, log=quiet)
+    assert len(part.trace) == 1
+    np.testing.assert_array_equal(part.posterior.weights, np.full(8, 1 / 8))
+    assert part.trace[0]["ess"] == pytest.approx(8)
+
+
+def test_generation1_always_runs_and_later_ones_respect_the_budget():
+    row = {"epsilon": 1.0, "acceptance_rate": 0.1, "evaluations": 800}
+    settings = AbcSettings(population=200)
+    assert _stop_reason([{**row, "generation": 0}], settings, 800) is None
+    reason = _stop_reason([{**row, "generation": 0}, {**row, "generation": 1}], settings, 1600)
+    assert reason.startswith("evaluation budget")
+    assert diagnostics([{**row, "generation": 0, "ess": 200}], "x")["posterior_is_proposal"]
 
 
 def test_serial_executor_is_the_default(reference, tmp_path):

@@ -47,9 +47,7 @@ def test_identifiability_table_and_pairs():
     assert pairs[0][2] > 0.9
     text = identifiability.markdown(identifiability.table(post), corr)
     assert "choice_logit–choice_age" in text and "| open_share | log10 |" in text
-    assert identifiability.verdicts(identifiability.table(post))["not_identified"] == [
-        "open_share"
-    ]
+    assert identifiability.verdicts(identifiability.table(post))["not_identified"] == ["open_share"]
 
 
 def test_weighted_quantile_matches_repetition():
