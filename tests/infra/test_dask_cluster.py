@@ -494,7 +494,7 @@ def test_tiny_calibration_over_dask_finds_the_same_best_parameters(cluster):
     space = SearchSpace.from_specs(["p_external", "choice_logit"])
     base = {k: v for k, v in Uncertainties().to_dict().items() if k not in space.names}
     objective = Objective(space, tuple(targets), tuple(training_seeds(1)), SCALE, base)
-    settings = SearchSettings(budget=8, popsize=2, seed=3, refine=0)
+    settings = SearchSettings(budget=10, popsize=2, seed=3, refine=0)  # 2 generations of 5
 
     def search(map_fn):
         return differential_evolution(
