@@ -123,6 +123,20 @@ class Analysis:
 # figures (matplotlib Figure objects: no global pyplot state)
 
 
+def _draw_targets(ax, targets: dict, stop) -> None:
+    """Each year's target as a weekly rate (dashed red), for the years the plot covers."""
+    for year, target in targets.items():
+        if pd.Timestamp(year, 12, 31) <= stop:
+            ax.hlines(
+                target / 52.18,
+                pd.Timestamp(year, 1, 1),
+                pd.Timestamp(year, 12, 31),
+                colors="tab:red",
+                linestyles="--",
+                lw=1,
+            )
+
+
 def _draw_observed(ax, observed, stop) -> None:
     for kind, color in (("weekly_count", "black"), ("monthly_count", "tab:orange")):
         rows = observed[(observed["kind"] == kind) & (observed["period_start"] <= stop)]
@@ -154,16 +168,7 @@ def weekly_figure(a: Analysis, labels: list[str], title: str, observed):
         ax.fill_between(band["week_start"], band["low"], band["high"], color="tab:blue", alpha=0.3)
         ax.plot(band["week_start"], band["mean"], color="tab:blue", lw=1.5, label=label)
         _draw_observed(ax, observed, stop)
-        for year, target in a.targets.items():
-            if pd.Timestamp(year, 12, 31) <= stop:
-                ax.hlines(
-                    target / 52.18,
-                    pd.Timestamp(year, 1, 1),
-                    pd.Timestamp(year, 12, 31),
-                    colors="tab:red",
-                    linestyles="--",
-                    lw=1,
-                )
+        _draw_targets(ax, a.targets, stop)
         ax.set_yscale("log")
         ax.set_ylim(10, None)
         ax.set_title(f"{label} (n={int(band['n'].iloc[0]) if len(band) else 0})", fontsize=9)
@@ -207,16 +212,7 @@ def history_figure(a: Analysis, observed):
         ax.fill_between(band["week_start"], band["low"], band["high"], color=color, alpha=0.25)
         ax.plot(band["week_start"], band["mean"], color=color, lw=1.6, label=f"{label} (mean)")
     _draw_observed(ax, observed, stop)
-    for year, target in a.targets.items():
-        if pd.Timestamp(year, 12, 31) <= stop:
-            ax.hlines(
-                target / 52.18,
-                pd.Timestamp(year, 1, 1),
-                pd.Timestamp(year, 12, 31),
-                colors="tab:red",
-                linestyles="--",
-                lw=1,
-            )
+    _draw_targets(ax, a.targets, stop)
     ax.set_yscale("log")
     ax.set_ylim(10, None)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))

@@ -545,7 +545,7 @@ def _load_doctors(path: Path, regions: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
+def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
     """Integers proportional to ``weights`` that sum exactly to ``total``."""
     w = np.asarray(weights, dtype=float)
     raw = total * w / w.sum()
@@ -571,8 +571,8 @@ def _with_doctors(regions: pd.DataFrame, docs: pd.DataFrame, c: dict) -> pd.Data
     gp_share = gp_known[metro].sum() / total[metro].sum()
     gp = np.where(np.isfinite(gp_known), gp_known, total * gp_share)
     spec = total - gp
-    lib_gp = _largest_remainder(int(c["liberal_gps_national"]), gp)
-    lib_spec = _largest_remainder(int(c["liberal_specialists_national"]), spec)
+    lib_gp = largest_remainder(int(c["liberal_gps_national"]), gp)
+    lib_spec = largest_remainder(int(c["liberal_specialists_national"]), spec)
     salaried = total - lib_gp - lib_spec
     bad = np.flatnonzero(salaried < 0)
     if bad.size:
@@ -582,7 +582,7 @@ def _with_doctors(regions: pd.DataFrame, docs: pd.DataFrame, c: dict) -> pd.Data
             "allotted to the region (check doctors_all against the national liberal totals)"
         )
     n_hc = int(round(c["health_centre_share_of_salaried"] * salaried.sum()))
-    hc = np.minimum(_largest_remainder(n_hc, salaried), salaried)
+    hc = np.minimum(largest_remainder(n_hc, salaried), salaried)
     out = regions.copy()
     out["doctor_density_per_100k"] = 1e5 * total / regions["population"].to_numpy(float)
     out["doctors_general_practitioner"] = lib_gp

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .inputs import Inputs
+from .inputs import Inputs, largest_remainder
 
 #: Per-purpose random streams (spawn keys of the root seed). Keep numbers stable: they define runs.
 STREAM_DOCTORS = 0
@@ -156,17 +156,6 @@ class Population:
                 a.setflags(write=False)
             self.derived["links_by_patient"] = (order, first)
         return self.derived["links_by_patient"]
-
-
-def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
-    """Integers proportional to ``weights`` that sum exactly to ``total``."""
-    w = np.asarray(weights, dtype=float)
-    raw = total * w / w.sum()
-    out = np.floor(raw).astype(np.int64)
-    short = total - int(out.sum())
-    if short > 0:
-        out[np.argsort(-(raw - out), kind="stable")[:short]] += 1
-    return out
 
 
 #: Large arrays of the population are generated this many elements at a time: temporaries stay
@@ -334,7 +323,7 @@ def _build(inputs: Inputs, scale: int, seed: int) -> Population:
     doc_first = np.concatenate([[0], np.cumsum(counts.sum(axis=1))])
     for r in range(n_regions):
         lo, hi, n = int(block[r]), int(block[r + 1]), int(n_agents[r])
-        by_age = _largest_remainder(n, pop_age[r])
+        by_age = largest_remainder(n, pop_age[r])
         age_count += by_age
         ages = np.repeat(np.arange(5, dtype=np.int8), by_age)
         rp.shuffle(ages)
