@@ -1,5 +1,7 @@
-"""ABC-SMC over the fitted uncertainties with pyabc: a weighted posterior, the same for a seed
-whatever runs it, resumable after a kill.
+"""ABC-SMC over the fitted uncertainties: the pieces every sampler shares (settings, prior,
+distance, a stage's problem and result) and the importance-weighted sampler of pyabc; the default
+sampler, with equal weights, is :mod:`calibration.replenishment` (see *Known limit* below). Either
+gives the same posterior for a seed whatever runs it, and resumes after a kill.
 
 **Why pyabc** (0.13): ABC-SMC with adaptive tolerances (each generation's epsilon is a quantile of
 the last generation's distances), importance weights and kernel proposals fitted to the last
@@ -51,9 +53,10 @@ sample, equal weights), generation 1 had ESS 13 and generation 2 ESS 3, and pyab
 (k-nearest-neighbour) kernel did no better (ESS 8, then 2). The weights are exactly prior /
 proposal density, and across the accepted particles the log density of the kernel mixture spans
 about 11 nats (e^11), because the tolerance still accepts a region much wider than the kernel in
-the parameters the figures do not pin down. An ABC-SMC whose particles keep equal weights (moves by
-Metropolis-Hastings at each tolerance, Del Moral, Doucet & Jasra 2012), or fewer free parameters,
-is the way on; see docs/calibration.md.
+the parameters the figures do not pin down. Hence :mod:`calibration.replenishment`, an
+ABC-SMC whose particles keep equal weights (Metropolis-Hastings moves at each tolerance), the
+default ``method``; this module keeps the shared pieces (settings, prior, distance, the stage's
+problem and result) and the pyabc sampler (``method="pyabc"``).
 
 **Determinism.** pyabc's own parallel samplers (multicore, Dask, mapping) reseed numpy from the
 operating system in every worker (``np.random.seed()`` without an argument) and, for the
@@ -123,6 +126,9 @@ class AbcSettings:
     init_spread: float = 0.1  # generation 0: sd of the normals around the point, share of range
     init_prior_share: float = 0.1  # generation 0: share of proposals from the uniform prior
     kde_factor: float = 1.0  # bandwidth of the earlier posterior's KDE, times Scott's
+    #: "replenishment": equal weights, MH moves (calibration/replenishment.py); "pyabc":
+    #: importance-weighted ABC-SMC (this module; its weights collapse in our dimensions)
+    method: str = "replenishment"
 
     def __post_init__(self) -> None:
         if self.population < 2:
@@ -133,6 +139,8 @@ class AbcSettings:
             raise ValueError(f"init_alpha: {self.init_alpha} must be in (0, 1]")
         if not 0 <= self.init_prior_share <= 1 or self.init_spread <= 0:
             raise ValueError("init_prior_share must be in [0, 1] and init_spread positive")
+        if self.method not in ("replenishment", "pyabc"):
+            raise ValueError(f"method: {self.method!r} must be 'replenishment' or 'pyabc'")
         if self.min_epsilon < 0 or not 0 <= self.min_acceptance < 1:
             raise ValueError("min_epsilon must be >= 0 and min_acceptance in [0, 1)")
 
@@ -774,6 +782,12 @@ def run_stage(
     existing history is replaced. ``stop_after`` stops after that many generations in this call
     (tests simulate a kill with it); the result then has ``finished=False``.
     """
+    if settings.method == "replenishment":
+        from . import replenishment
+
+        return replenishment.run_stage(
+            problem, settings, out_dir, executor, resume, stop_after, progress, log
+        )
     stage = _Stage(problem, settings, out_dir, executor, progress, log)
     stage.start(resume)
     done_here = 0

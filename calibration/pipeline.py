@@ -324,7 +324,9 @@ def _stage_summary(run: StageRun) -> dict[str, Any]:
         },
         "point_loss": run.point_loss,
         "abc": {
+            "method": run_method(abc),
             "population": len(abc.posterior.weights),
+            "distinct": [r.get("distinct") for r in trace],
             "epsilons": [r["epsilon"] for r in trace],
             "evaluations_per_generation": [r["evaluations"] for r in trace],
             "acceptance_rates": [r["acceptance_rate"] for r in trace],
@@ -334,6 +336,12 @@ def _stage_summary(run: StageRun) -> dict[str, Any]:
             "diagnostics": abc.diagnostics,
         },
     }
+
+
+def run_method(abc) -> str:
+    """Which sampler produced a stage's posterior (the trace of the equal-weight one counts
+    distinct sets)."""
+    return "replenishment" if "distinct" in abc.trace[-1] else "pyabc"
 
 
 def _distinct(frame: pd.DataFrame, names) -> int:
@@ -405,9 +413,16 @@ def calibrate(
 
     summary = {
         "method": (
-            f"point estimate by differential evolution (scipy), then ABC-SMC (pyabc "
-            f"{pyabc.__version__}) per stage ({', '.join(r.stage.name for r in runs)}), "
-            "generation 0 seeded at the point estimate; see calibration/inference.py"
+            "point estimate by differential evolution (scipy), then per stage "
+            f"({', '.join(r.stage.name for r in runs)}) "
+            + (
+                "ABC-SMC with equal weights (replenishment with Metropolis-Hastings moves, "
+                "Drovandi & Pettitt 2011), generation 0 a rejection sample from the prior; see "
+                "calibration/replenishment.py"
+                if settings.abc.method == "replenishment"
+                else f"ABC-SMC (pyabc {pyabc.__version__}), generation 0 seeded at the point "
+                "estimate; see calibration/inference.py"
+            )
         ),
         "uncertainties": best.to_dict(),
         "best_from": best_from,

@@ -24,6 +24,7 @@ from cli.options import (
     iso_date_text,
     nonneg_int,
     positive_int,
+    positive_ints,
 )
 
 DEFAULTS = {"replicates": 2, "popsize": 2, "seed": 0, "population": 200, "generations": 12}
@@ -95,9 +96,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--abc-evaluations",
-        type=positive_int,
+        type=positive_ints,
         default=None,
-        help="ABC evaluations per stage, at most (default: the stage table's)",
+        help="ABC evaluations per stage, at most: N for every stage, or N,M,... one per stage run "
+        "(default: the stage table's)",
     )
     g.add_argument(
         "--predictive-draws",

@@ -31,6 +31,16 @@ def positive_int(text: str) -> int:
     return _whole_at_least(text, 1)
 
 
+def positive_ints(text: str) -> tuple[int, ...]:
+    """One whole number >= 1, or several separated by commas (one per stage, in order)."""
+    parts = [t.strip() for t in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(
+            f"expected N or N,M,... (whole numbers >= 1), got {text!r}"
+        )
+    return tuple(_whole_at_least(t, 1) for t in parts)
+
+
 def nonneg_int(text: str) -> int:
     """A whole number >= 0."""
     return _whole_at_least(text, 0)

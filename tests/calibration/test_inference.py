@@ -28,7 +28,7 @@ from infra.execution import LocalExecutor, SerialExecutor
 from model import Uncertainties
 
 NAMES = ["choice_logit", "open_share"]
-SETTINGS = AbcSettings(population=8, generations=2, seed=3)
+SETTINGS = AbcSettings(population=8, generations=2, seed=3, method="pyabc")
 
 
 def quiet(*args, **kwargs):
@@ -119,7 +119,7 @@ def test_resume_refuses_other_settings(reference, tmp_path):
     with pytest.raises(ValueError, match="other settings"):
         run_stage(
             tiny_problem(),
-            AbcSettings(population=8, generations=2, seed=99),
+            AbcSettings(population=8, generations=2, seed=99, method="pyabc"),
             tmp_path,
             resume=True,
             progress=False,
@@ -193,7 +193,7 @@ def test_generation0_is_parents_with_equal_weights(tmp_path):
 
 def test_generation1_always_runs_and_later_ones_respect_the_budget():
     row = {"epsilon": 1.0, "acceptance_rate": 0.1, "evaluations": 800}
-    settings = AbcSettings(population=200)
+    settings = AbcSettings(population=200, method="pyabc")
     assert _stop_reason([{**row, "generation": 0}], settings, 800) is None
     reason = _stop_reason([{**row, "generation": 0}, {**row, "generation": 1}], settings, 1600)
     assert reason.startswith("evaluation budget")

@@ -112,5 +112,15 @@ def test_stage_table():
         (5, a.de_refine, 9),
         (5, b.de_refine, 9),
     ]
+    per_stage = stages.with_budgets(stages.STAGES, abc_evaluations=(6000, 3000))
+    assert [s.abc_evaluations for s in per_stage] == [6000, 3000]
+    assert [
+        s.abc_evaluations for s in stages.with_budgets(stages.STAGES, abc_evaluations=(7,))
+    ] == [
+        7,
+        7,
+    ]
+    with pytest.raises(ValueError, match="abc_evaluations: 3 budgets for 2 stages"):
+        stages.with_budgets(stages.STAGES, abc_evaluations=(1, 2, 3))
     with pytest.raises(ValueError, match="already fitted"):
         stages.check((a, stages.Stage("C", "", ("2020",), (a.params[0],))))

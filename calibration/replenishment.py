@@ -1,0 +1,391 @@
+"""ABC-SMC whose particles keep equal weights: replenishment with Metropolis-Hastings moves
+(Drovandi & Pettitt 2011, *Biometrics* 67:225; the adaptive-tolerance ABC-SMC of Del Moral,
+Doucet & Jasra 2012 with one simulation per particle).
+
+Why not importance weights (:mod:`calibration.inference`, pyabc): in the 19 to 31 dimensions of
+our stages, prior / proposal weights collapse to a handful of particles within one or two
+generations, seeded or not (measured there). Here no particle ever carries a weight: each
+generation is an equally weighted sample of the ABC posterior at its tolerance, so the
+effective sample size is the population and the distinct sets are counted, not estimated.
+
+**Generation 0**: ``ceil(population / init_alpha)`` draws from the stage's prior (uniform on the
+ranges in search coordinates; for the earlier stages' parameters, their posterior's KDE, as in
+:class:`calibration.inference.Prior`); the best ``population`` are kept: an exact ABC rejection
+sample at epsilon_0 = the largest kept distance.
+
+**Generation t**: epsilon_t = the distance below which ``1 - alpha`` of the particles lie; the
+others are dropped and replaced by copies of survivors drawn uniformly; each copy then makes
+``R_t`` Metropolis-Hastings steps with a Gaussian random walk (covariance 2.38^2 / d times the
+survivors' covariance), accepting a proposal with probability min(1, prior ratio) *and* only if
+its simulated distance is at most epsilon_t (steps are folded back into the ranges at their
+faces, which keeps the proposal symmetric; a proposal refused by the prior ratio costs no
+simulation). That kernel leaves the ABC posterior at epsilon_t invariant,
+so the population stays an equally weighted sample of it. ``R_t`` follows the last acceptance
+rate p: the smallest R with (1 - p)^R <= ``MISS`` (a copy left unmoved with probability at most
+5%), at most ``MAX_STEPS``.
+
+**Determinism and faults**: every copy's moves use numpy's ``SeedSequence([seed, stage, t,
+i])``; the copies are mapped through the project's executors (this process, a pool, Dask) and
+put back in order, so the result never depends on the executor or the number of workers. The
+state is written atomically after every generation; a run killed (``kill -9`` included) and
+resumed continues from the last whole generation with the same result as an uninterrupted run.
+
+**Stopping** (between generations, deterministic): ``generations`` done; epsilon at or below
+``min_epsilon``; the last acceptance rate below ``min_acceptance`` (the moves no longer mix); or
+the next generation's expected evaluations (copies x R) would overrun the stage's budget.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from infra.atomic import atomic_write_json
+
+from .inference import (
+    AbcSettings,
+    LossDistance,
+    Posterior,
+    Prior,
+    StageProblem,
+    StageResult,
+    diagnostics,
+    ordered_map,
+    simulate,
+)
+
+#: A copy is left unmoved with probability at most this (it sets the steps per generation).
+MISS = 0.05
+#: Metropolis-Hastings steps per copy and generation, at most.
+MAX_STEPS = 30
+STATE_NAME = "mcmc-{stage}.json"
+
+
+def _seq(seed: int, stage: str, t: int, *more: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence([int(seed), zlib.crc32(stage.encode()), int(t) + 1, *more])
+
+
+def log_prior(prior: Prior, v: np.ndarray) -> float:
+    """Log prior density up to a constant (-inf outside the ranges)."""
+    if np.any(v < prior.low) or np.any(v > prior.high):
+        return -math.inf
+    if prior.kde_names:
+        return float(prior.kde_logpdf(v[prior.kde_idx][None, :])[0])
+    return 0.0
+
+
+def reflect(y: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Fold a point back into the box, mirror-wise at each face. A Gaussian step folded so is
+    still a symmetric proposal (the images of y seen from x are those of x seen from y), so the
+    Metropolis-Hastings ratio is unchanged; without folding, most steps of a population spread
+    over 19 ranges leave the box and are wasted (measured: 95% at the first generations)."""
+    span = high - low
+    z = np.mod((y - low) / span, 2.0)
+    return low + np.where(z > 1.0, 2.0 - z, z) * span
+
+
+def _draw_prior(prior: Prior, rng: np.random.Generator, n: int) -> np.ndarray:
+    x = np.empty((n, len(prior.names)))
+    iu = prior.uniform_idx
+    lo, hi = prior.low[iu], prior.high[iu]
+    x[:, iu] = lo + rng.random((n, iu.size)) * (hi - lo)
+    if prior.kde_names:
+        x[:, prior.kde_idx] = prior.sample_kde(rng, n)
+    return x
+
+
+def _evaluate(job) -> tuple[np.ndarray, float]:
+    """A draw of generation 0: ``(quantities, distance)`` (top level: picklable)."""
+    objective, distance, x = job
+    stats = simulate(objective, x)
+    return np.asarray(stats["q"], dtype=float), float(distance(stats))
+
+
+def _move(job) -> dict[str, Any]:
+    """``steps`` Metropolis-Hastings steps of one copy at tolerance ``eps`` (top level)."""
+    objective, distance, prior, x, d, q, eps, chol, steps, seq = job
+    rng = np.random.default_rng(seq)
+    x, q = np.array(x, dtype=float), np.array(q, dtype=float)
+    lp = log_prior(prior, x)
+    proposals = simulations = accepted = 0
+    for _ in range(steps):
+        y = reflect(x + chol @ rng.standard_normal(x.size), prior.low, prior.high)
+        u = rng.random()
+        proposals += 1
+        ly = log_prior(prior, y)
+        if not math.isfinite(ly) or math.log(max(u, 1e-300)) > ly - lp:
+            continue
+        stats = simulate(objective, y)
+        simulations += 1
+        dy = float(distance(stats))
+        if dy <= eps:
+            x, d, q, lp = y, dy, np.asarray(stats["q"], dtype=float), ly
+            accepted += 1
+    return {
+        "x": x,
+        "d": d,
+        "q": q,
+        "proposals": proposals,
+        "simulations": simulations,
+        "accepted": accepted,
+    }
+
+
+def _steps(acceptance: float) -> int:
+    if acceptance <= 0:
+        return MAX_STEPS
+    if acceptance >= 1:
+        return 1
+    return int(min(MAX_STEPS, max(1, math.ceil(math.log(MISS) / math.log(1 - acceptance)))))
+
+
+class _Run:
+    """A stage in progress: the particles, the trace, and the state file."""
+
+    def __init__(self, problem: StageProblem, settings: AbcSettings, out_dir: Path, executor):
+        self.problem, self.settings, self.executor = problem, settings, executor
+        self.path = Path(out_dir) / STATE_NAME.format(stage=problem.name)
+        self.prior = problem.prior(settings)
+        self.distance = LossDistance(problem.targets)
+        self.fingerprint = {"method": "replenishment", **problem.fingerprint(settings)}
+        self.x = self.d = self.q = None
+        self.trace: list[dict[str, Any]] = []
+        self.steps = 1
+
+    # --- state ------------------------------------------------------------------------------
+
+    def load(self) -> bool:
+        import json
+
+        if not self.path.is_file():
+            return False
+        state = json.loads(self.path.read_text())
+        if state.get("fingerprint") != json.loads(json.dumps(self.fingerprint, default=str)):
+            raise ValueError(
+                f"--resume: {self.path} belongs to a run with other settings, targets or "
+                "starting point; rerun without --resume or with the same settings"
+            )
+        self.x = np.array(state["x"], dtype=float)
+        self.d = np.array(state["d"], dtype=float)
+        self.q = np.array(state["q"], dtype=float)
+        self.trace, self.steps = state["trace"], int(state["steps"])
+        return True
+
+    def save(self) -> None:
+        atomic_write_json(
+            self.path,
+            {
+                "fingerprint": self.fingerprint,
+                "x": self.x.tolist(),
+                "d": self.d.tolist(),
+                "q": np.where(np.isfinite(self.q), self.q, None).tolist(),
+                "trace": self.trace,
+                "steps": self.steps,
+            },
+        )
+
+    # --- generations ------------------------------------------------------------------------
+
+    def _bar(self, total: int, t: int, progress: bool):
+        return tqdm(
+            total=total,
+            desc=f"ABC {self.problem.name} generation {t}",
+            disable=not progress,
+            dynamic_ncols=True,
+            leave=False,
+        )
+
+    def _record(self, t: int, eps: float, evaluations: int, acceptance: float, wall: float):
+        w = np.full(len(self.d), 1.0 / len(self.d))
+        mean, sd = w @ self.x, self.x.std(axis=0)
+        prev = self.trace[-1] if self.trace else None
+        shift = None
+        if prev is not None:
+            pm, ps = np.array(prev["mean"]), np.array(prev["sd"])
+            shift = float(np.max(np.abs(mean - pm) / np.maximum(ps, 1e-12)))
+        self.trace.append(
+            {
+                "generation": t,
+                "epsilon": float(eps),
+                "evaluations": int(evaluations),
+                "acceptance_rate": float(acceptance),
+                "ess": float(len(self.d)),
+                "distinct": int(len(np.unique(self.x, axis=0))),
+                "mh_steps": int(self.steps),
+                "median_distance": float(np.median(self.d)),
+                "best_distance": float(np.min(self.d)),
+                "wall_seconds": float(wall),
+                "max_mean_shift_sd": shift,
+                "mean": mean.tolist(),
+                "sd": sd.tolist(),
+            }
+        )
+
+    def generation0(self, progress: bool) -> None:
+        p, s = self.problem, self.settings
+        t0 = time.perf_counter()
+        m = math.ceil(s.population / s.init_alpha)
+        x = _draw_prior(self.prior, np.random.default_rng(_seq(s.seed, p.name, 0)), m)
+        bar = self._bar(m, 0, progress)
+        try:
+            jobs = [(p.objective, self.distance, row) for row in x]
+            results = ordered_map(self.executor, _evaluate, jobs, bar=bar)
+        finally:
+            bar.close()
+        d = np.array([r[1] for r in results])
+        keep = np.lexsort((np.arange(m), d))[: s.population]
+        self.x, self.d = x[keep], d[keep]
+        self.q = np.array([results[i][0] for i in keep])
+        self._record(0, self.d.max(), m, s.population / m, time.perf_counter() - t0)
+        self.save()
+
+    def generation(self, t: int, progress: bool) -> None:
+        p, s = self.problem, self.settings
+        t0 = time.perf_counter()
+        n = len(self.d)
+        order = np.lexsort((np.arange(n), self.d))
+        n_keep = max(2, int(math.ceil((1 - s.alpha) * n)))
+        keep, drop = order[:n_keep], order[n_keep:]
+        eps = float(self.d[keep[-1]])
+        rng = np.random.default_rng(_seq(s.seed, p.name, t))
+        parents = keep[rng.integers(0, n_keep, size=drop.size)]
+        k = self.x.shape[1]
+        span = self.prior.high - self.prior.low
+        cov = np.cov(self.x[keep], rowvar=False).reshape(k, k) * (2.38**2 / k)
+        cov += np.diag((1e-9 * span) ** 2)
+        chol = np.linalg.cholesky(cov)
+        jobs = [
+            (
+                p.objective,
+                self.distance,
+                self.prior,
+                self.x[j],
+                float(self.d[j]),
+                self.q[j],
+                eps,
+                chol,
+                self.steps,
+                _seq(s.seed, p.name, t, i),
+            )
+            for i, j in enumerate(parents)
+        ]
+        bar = self._bar(len(jobs), t, progress)
+        try:
+            moved = ordered_map(self.executor, _move, jobs, bar=bar)
+        finally:
+            bar.close()
+        for slot, r in zip(drop, moved, strict=True):
+            self.x[slot], self.d[slot], self.q[slot] = r["x"], r["d"], r["q"]
+        proposals = sum(r["proposals"] for r in moved)
+        acceptance = sum(r["accepted"] for r in moved) / max(proposals, 1)
+        self._record(
+            t, eps, sum(r["simulations"] for r in moved), acceptance, time.perf_counter() - t0
+        )
+        self.steps = _steps(acceptance)
+        self.save()
+
+    def posterior(self) -> Posterior:
+        x, d, q = self.x, self.d, self.q
+        order = np.lexsort(tuple(x[:, j] for j in reversed(range(x.shape[1]))) + (d,))
+        n = len(d)
+        return Posterior(
+            self.problem.space,
+            dict(self.problem.objective.base),
+            x[order],
+            np.full(n, 1.0 / n),
+            d[order],
+            q[order],
+        )
+
+    def stop_reason(self) -> str | None:
+        s, last = self.settings, self.trace[-1]
+        used = sum(r["evaluations"] for r in self.trace)
+        if last["generation"] >= s.generations:
+            return f"generations ({s.generations})"
+        if last["epsilon"] <= s.min_epsilon:
+            return f"epsilon {last['epsilon']:.4g} <= min_epsilon {s.min_epsilon:g}"
+        if last["generation"] > 0 and last["acceptance_rate"] < s.min_acceptance:
+            return (
+                f"acceptance rate {last['acceptance_rate']:.3g} < min_acceptance "
+                f"{s.min_acceptance:g}"
+            )
+        copies = len(self.d) - max(2, int(math.ceil((1 - s.alpha) * len(self.d))))
+        expected = copies * self.steps
+        if used + expected > self.problem.max_evaluations:
+            return (
+                f"evaluation budget: {used} used, the next generation would need up to "
+                f"{expected} of the {self.problem.max_evaluations - used} left"
+            )
+        return None
+
+
+def run_stage(
+    problem: StageProblem,
+    settings: AbcSettings,
+    out_dir: Path,
+    executor=None,
+    resume: bool = False,
+    stop_after: int | None = None,
+    progress: bool = True,
+    log=print,
+) -> StageResult:
+    """Infer one stage (see the module docstring), the state in ``out_dir``; the same contract
+    as :func:`calibration.inference.run_stage`."""
+    from .inference import _serial
+
+    run = _Run(problem, settings, out_dir, executor or _serial())
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    if not (resume and run.load()):
+        run.path.unlink(missing_ok=True)
+        log(f"ABC {problem.name}: generation 0 (rejection from the prior)")
+        run.generation0(progress)
+        done_here = 1
+    else:
+        done_here = 0
+    while True:
+        reason = run.stop_reason()
+        if reason is not None:
+            break
+        evaluations = sum(r["evaluations"] for r in run.trace)
+        if stop_after is not None and done_here >= stop_after:
+            return StageResult(
+                problem.name,
+                run.posterior(),
+                _public(run.trace),
+                evaluations,
+                "stopped on purpose",
+                finished=False,
+            )
+        t = run.trace[-1]["generation"] + 1
+        run.generation(t, progress)
+        done_here += 1
+        r = run.trace[-1]
+        log(
+            f"ABC {problem.name} generation {t}: epsilon {r['epsilon']:.4g}, acceptance "
+            f"{r['acceptance_rate']:.3f}, {r['distinct']} distinct, {r['evaluations']} "
+            f"evaluations ({evaluations + r['evaluations']} in the stage), next {run.steps} "
+            "step(s) a copy"
+        )
+    log(f"ABC {problem.name}: stopped ({reason})")
+    trace = _public(run.trace)
+    diag = {**diagnostics(trace, reason), "posterior_is_proposal": False}
+    diag["distinct"] = trace[-1]["distinct"]
+    return StageResult(
+        problem.name,
+        run.posterior(),
+        trace,
+        sum(r["evaluations"] for r in trace),
+        reason,
+        diagnostics=diag,
+    )
+
+
+def _public(trace: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The trace rows without the per-parameter means and sds kept for the shift."""
+    return [{k: v for k, v in r.items() if k not in ("mean", "sd")} for r in trace]

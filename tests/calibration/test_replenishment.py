@@ -1,0 +1,167 @@
+"""ABC-SMC with equal weights (calibration.replenishment): every generation an equally weighted
+sample within its tolerance; the same posterior in one go, stopped and resumed, or over a process
+pool; a Metropolis-Hastings kernel that leaves the target invariant.
+
+Small on purpose: the two-parameter problem of test_inference (runs of 20 weeks, 2,000 persons a
+patient agent, one seed), 10 particles.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from test_inference import quiet, tiny_problem
+
+from calibration.inference import AbcSettings, Prior, run_stage
+from calibration.replenishment import MAX_STEPS, MISS, _steps, log_prior, reflect
+from infra.execution import LocalExecutor
+
+SETTINGS = AbcSettings(population=10, generations=3, seed=5)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("repl-ref")
+    return run_stage(tiny_problem(), SETTINGS, out, progress=False, log=quiet)
+
+
+def same(a, b) -> None:
+    assert a.posterior.digest() == b.posterior.digest()
+    np.testing.assert_array_equal(a.posterior.loss, b.posterior.loss)
+    assert [r["epsilon"] for r in a.trace] == [r["epsilon"] for r in b.trace]
+    assert a.evaluations == b.evaluations
+
+
+def test_every_generation_is_an_equally_weighted_sample_within_its_tolerance(reference):
+    post, trace = reference.posterior, reference.trace
+    assert SETTINGS.method == "replenishment"  # the default
+    assert [r["generation"] for r in trace] == [0, 1, 2, 3]
+    assert reference.stop_reason.startswith("generations")
+    np.testing.assert_array_equal(post.weights, np.full(10, 0.1))
+    assert post.ess() == pytest.approx(10) and trace[-1]["ess"] == 10
+    eps = [r["epsilon"] for r in trace]
+    assert eps == sorted(eps, reverse=True)
+    assert np.all(post.loss <= eps[-1])
+    assert np.all(np.diff(post.loss) >= 0)  # best first
+    assert trace[-1]["distinct"] == len(np.unique(post.x, axis=0)) >= 6
+    assert trace[0]["evaluations"] == 20  # population / init_alpha draws from the prior
+    # the stored distances are the particles' own: recomputing one gives the same loss
+    problem = tiny_problem()
+    assert problem.objective(post.x[0]) == pytest.approx(post.loss[0])
+    assert not reference.diagnostics["posterior_is_proposal"]
+    assert reference.diagnostics["distinct"] == trace[-1]["distinct"]
+
+
+def test_stopped_after_a_generation_and_resumed_gives_the_same_posterior(reference, tmp_path):
+    part = run_stage(tiny_problem(), SETTINGS, tmp_path, stop_after=2, progress=False, log=quiet)
+    assert not part.finished and len(part.trace) == 2
+    resumed = run_stage(tiny_problem(), SETTINGS, tmp_path, resume=True, progress=False, log=quiet)
+    same(reference, resumed)
+
+
+def test_a_process_pool_gives_the_same_posterior(reference, tmp_path):
+    with LocalExecutor(2) as ex:
+        pooled = run_stage(
+            tiny_problem(), SETTINGS, tmp_path, executor=ex, progress=False, log=quiet
+        )
+    same(reference, pooled)
+
+
+def test_resume_refuses_another_run(tmp_path):
+    run_stage(tiny_problem(), SETTINGS, tmp_path, stop_after=1, progress=False, log=quiet)
+    with pytest.raises(ValueError, match="other settings"):
+        run_stage(
+            tiny_problem(),
+            AbcSettings(population=10, generations=3, seed=6),
+            tmp_path,
+            resume=True,
+            progress=False,
+            log=quiet,
+        )
+
+
+def test_the_budget_stops_before_a_generation_it_cannot_afford(tmp_path):
+    result = run_stage(tiny_problem(25), SETTINGS, tmp_path, progress=False, log=quiet)
+    assert result.stop_reason.startswith("evaluation budget")
+    assert result.evaluations <= 25
+
+
+def test_steps_per_copy_follow_the_acceptance_rate():
+    assert _steps(1.0) == 1 and _steps(0.0) == MAX_STEPS
+    for p in (0.05, 0.2, 0.5, 0.9):
+        r = _steps(p)
+        assert (1 - p) ** r <= MISS or r == MAX_STEPS
+        assert r == 1 or (1 - p) ** (r - 1) > MISS
+
+
+def test_the_move_leaves_a_known_posterior_invariant():
+    """The kernel of _move on a problem with a closed-form ABC posterior: uniform prior on
+    [0, 1]^2, distance |x - c|, so the target at tolerance e is uniform on the disc of radius e
+    around c (inside the box). Chains started from the target stay distributed as it."""
+    from calibration import replenishment as rp
+
+    class Disc:
+        def __call__(self, stats):
+            return float(stats["q"][0])
+
+    centre = np.array([0.5, 0.5])
+
+    def fake_simulate(objective, y):
+        return {"q": np.array([float(np.hypot(*(np.asarray(y) - centre)))]), "stopped": 0.0}
+
+    prior = Prior(["a", "b"], [0.0, 0.0], [1.0, 1.0])
+    assert log_prior(prior, np.array([0.2, 0.3])) == 0.0
+    assert log_prior(prior, np.array([1.2, 0.3])) == -math.inf
+    rng = np.random.default_rng(0)
+    eps, n = 0.3, 4000
+    r0 = eps * np.sqrt(rng.random(n))
+    a0 = rng.random(n) * 2 * np.pi
+    starts = centre + np.column_stack([r0 * np.cos(a0), r0 * np.sin(a0)])
+    chol = np.eye(2) * 0.1
+    original = rp.simulate
+    rp.simulate = fake_simulate
+    try:
+        ends = np.array(
+            [
+                rp._move(
+                    (
+                        None,
+                        Disc(),
+                        prior,
+                        x,
+                        0.0,
+                        [0.0],
+                        eps,
+                        chol,
+                        5,
+                        np.random.SeedSequence([1, i]),
+                    )
+                )["x"]
+                for i, x in enumerate(starts)
+            ]
+        )
+    finally:
+        rp.simulate = original
+    radius = np.hypot(*(ends - centre).T)
+    assert radius.max() <= eps
+    # uniform on the disc: P(radius <= eps / sqrt 2) = 1/2, mean of x = the centre
+    assert np.mean(radius <= eps / np.sqrt(2)) == pytest.approx(0.5, abs=0.03)
+    np.testing.assert_allclose(ends.mean(axis=0), centre, atol=0.01)
+    assert np.mean(np.any(ends != starts, axis=1)) > 0.8  # the chains move
+
+
+def test_folded_steps_stay_in_the_box_and_keep_the_uniform_prior():
+    low, high = np.array([0.0, -1.0]), np.array([1.0, 3.0])
+    np.testing.assert_allclose(reflect(np.array([1.25, -1.5]), low, high), [0.75, -0.5])
+    np.testing.assert_allclose(reflect(np.array([-0.25, 3.5]), low, high), [0.25, 2.5])
+    np.testing.assert_allclose(reflect(np.array([2.25, 0.0]), low, high), [0.25, 0.0])
+    # a random walk folded so, started uniform, stays uniform (the proposal is symmetric)
+    rng = np.random.default_rng(1)
+    x = low + rng.random((20000, 2)) * (high - low)
+    for _ in range(5):
+        x = reflect(x + rng.normal(0, 0.7, x.shape), low, high)
+    assert np.all((x >= low) & (x <= high))
+    np.testing.assert_allclose(x.mean(axis=0), (low + high) / 2, atol=0.02)
+    assert np.mean(x[:, 0] < 0.25) == pytest.approx(0.25, abs=0.01)
