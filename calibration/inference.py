@@ -782,11 +782,10 @@ def run_stage(
     existing history is replaced. ``stop_after`` stops after that many generations in this call
     (tests simulate a kill with it); the result then has ``finished=False``.
     """
-    if settings.method == "replenishment":
-        from . import replenishment
-
-        return replenishment.run_stage(
-            problem, settings, out_dir, executor, resume, stop_after, progress, log
+    if settings.method != "pyabc":
+        raise ValueError(
+            f"method: {settings.method!r} is run by calibration.replenishment.run_stage; this "
+            "function runs method='pyabc'"
         )
     stage = _Stage(problem, settings, out_dir, executor, progress, log)
     stage.start(resume)

@@ -180,7 +180,7 @@ def run_stages(
     sha: str = "",
 ) -> list[StageRun] | None:
     """The point estimate and the posterior of every stage (None if stopped on purpose)."""
-    from . import inference
+    from . import inference, replenishment
 
     executor = executor or _serial()
     out_dir = Path(out_dir)
@@ -259,7 +259,8 @@ def run_stages(
             f"{settings.abc.population}, at most {settings.abc.generations} generations and "
             f"{stage.abc_evaluations} evaluations"
         )
-        result = inference.run_stage(
+        sampler = replenishment if settings.abc.method == "replenishment" else inference
+        result = sampler.run_stage(
             problem,
             settings.abc,
             out_dir,

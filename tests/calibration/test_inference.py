@@ -106,7 +106,7 @@ def test_dask_gives_the_same_posterior(reference, tmp_path):
 def test_another_seed_gives_another_posterior(reference, tmp_path):
     other = run_stage(
         tiny_problem(),
-        AbcSettings(population=8, generations=2, seed=4),
+        AbcSettings(population=8, generations=2, seed=4, method="pyabc"),
         tmp_path,
         progress=False,
         log=quiet,

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from test_inference import quiet, tiny_problem
 
-from calibration.inference import AbcSettings, Prior, run_stage
-from calibration.replenishment import MAX_STEPS, MISS, _steps, log_prior, reflect
+from calibration.inference import AbcSettings, Prior
+from calibration.replenishment import MAX_STEPS, MISS, _steps, log_prior, reflect, run_stage
 from infra.execution import LocalExecutor
 
 SETTINGS = AbcSettings(population=10, generations=3, seed=5)
@@ -165,3 +165,10 @@ def test_folded_steps_stay_in_the_box_and_keep_the_uniform_prior():
     assert np.all((x >= low) & (x <= high))
     np.testing.assert_allclose(x.mean(axis=0), (low + high) / 2, atol=0.02)
     assert np.mean(x[:, 0] < 0.25) == pytest.approx(0.25, abs=0.01)
+
+
+def test_the_pyabc_entry_point_refuses_the_other_method(tmp_path):
+    from calibration import inference
+
+    with pytest.raises(ValueError, match="method: 'replenishment' is run by"):
+        inference.run_stage(tiny_problem(), SETTINGS, tmp_path, progress=False, log=quiet)
