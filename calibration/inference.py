@@ -100,6 +100,7 @@ import pyabc
 from tqdm import tqdm
 
 from infra.atomic import atomic_write_json
+from infra.execution import SerialExecutor
 from model import ParameterError, Uncertainties
 
 from .loss import FAILED, loss
@@ -191,8 +192,8 @@ class LossDistance:
         return loss(list(self.targets), np.asarray(x["q"], dtype=float))
 
 
-def _evaluate(job) -> tuple[dict[str, Any], float]:
-    """One proposal of generation 0: ``(statistics, distance)`` (top level: picklable)."""
+def evaluate(job) -> tuple[dict[str, Any], float]:
+    """One draw of a generation 0: ``(statistics, distance)`` (top level: picklable)."""
     objective, distance, x = job
     stats = simulate(objective, x)
     return stats, float(distance(stats))
@@ -279,13 +280,28 @@ class Prior(pyabc.DistributionBase):
         return pyabc.Parameter({n: float(x) for n, x in zip(self.names, v, strict=True)})
 
     def pdf(self, x) -> float:
-        v = np.array([float(x[n]) for n in self.names])
+        lp = self.log_density(np.array([float(x[n]) for n in self.names]))
+        return 0.0 if lp == -math.inf else self.uniform_density * float(np.exp(lp))
+
+    # with explicit vectors and generators
+    def log_density(self, v: np.ndarray) -> float:
+        """Log density at a vector (search coordinates) up to the uniform part's constant;
+        -inf outside the ranges."""
         if np.any(v < self.low) or np.any(v > self.high):
-            return 0.0
-        density = self.uniform_density
+            return -math.inf
         if self.kde_names:
-            density *= float(np.exp(self.kde_logpdf(v[self.kde_idx][None, :])[0]))
-        return density
+            return float(self.kde_logpdf(v[self.kde_idx][None, :])[0])
+        return 0.0
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` draws, an ``(n, len(names))`` array."""
+        x = np.empty((n, len(self.names)))
+        iu = self.uniform_idx
+        lo, hi = self.low[iu], self.high[iu]
+        x[:, iu] = lo + rng.random((n, iu.size)) * (hi - lo)
+        if self.kde_names:
+            x[:, self.kde_idx] = self.sample_kde(rng, n)
+        return x
 
     # the earlier posterior
     def _kde_draw(self, uniform, normal) -> np.ndarray:
@@ -336,25 +352,30 @@ def _slot(job):
     return None, n
 
 
-def ordered_map(executor, fn: Callable, items: list, bar=None, stop=None) -> list | None:
-    """``[fn(item) for item in items]`` through the executor, in item order; ``stop(results so
-    far)`` may abandon the map (returns None). ``bar`` (tqdm) is advanced per item."""
+def ordered_map(
+    executor,
+    fn: Callable,
+    items: list,
+    desc: str = "",
+    progress: bool = False,
+    stop=None,
+) -> list | None:
+    """``[fn(item) for item in items]`` through the executor, in item order, with a progress bar
+    (``desc``; shown when ``progress``) advanced per item; ``stop(results so far)`` may abandon
+    the map (returns None)."""
     out: list[Any] = [None] * len(items)
     done: list[Any] = []
-    for i, result in executor.as_completed(fn, items):
-        out[i] = result
-        done.append(result)
-        if bar is not None:
+    bar = tqdm(total=len(items), desc=desc, disable=not progress, dynamic_ncols=True, leave=False)
+    try:
+        for i, result in executor.as_completed(fn, items):
+            out[i] = result
+            done.append(result)
             bar.update(1)
-        if stop is not None and stop(done):
-            return None
+            if stop is not None and stop(done):
+                return None
+    finally:
+        bar.close()
     return out
-
-
-def _serial():
-    from infra.execution import SerialExecutor
-
-    return SerialExecutor()
 
 
 class OrderedSampler(pyabc.sampler.Sampler):
@@ -375,23 +396,14 @@ class OrderedSampler(pyabc.sampler.Sampler):
         seeds = slot_seeds(self.seed, self.stage, t, n)[:n]
         slot_cap = int(cap) if np.isfinite(cap) else 10**9
         jobs = [(payload, s, slot_cap) for s in seeds]
-        bar = tqdm(
-            total=n,
+        results = ordered_map(
+            self.executor,
+            _slot,
+            jobs,
             desc=f"ABC {self.stage} generation {t}",
-            disable=not self.progress,
-            dynamic_ncols=True,
-            leave=False,
+            progress=self.progress,
+            stop=lambda done: sum(r[1] for r in done) > cap or done[-1][0] is None,
         )
-        try:
-            results = ordered_map(
-                self.executor,
-                _slot,
-                jobs,
-                bar=bar,
-                stop=lambda done: sum(r[1] for r in done) > cap or done[-1][0] is None,
-            )
-        finally:
-            bar.close()
         sample = self._create_empty_sample()
         if results is None or any(r[0] is None for r in results):
             self.nr_evaluations_ = 0
@@ -456,6 +468,7 @@ class StageResult:
     stop_reason: str
     finished: bool = True  # False when stopped on purpose (``stop_after``)
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    method: str = "pyabc"  # the sampler that produced it (AbcSettings.method)
 
 
 @dataclass
@@ -544,7 +557,7 @@ class _Stage:
         log,
     ):
         self.problem, self.settings = problem, settings
-        self.executor = executor or _serial()
+        self.executor = executor or SerialExecutor()
         self.progress, self.log = progress, log
         self.db_path = Path(out_dir) / DB_NAME.format(stage=problem.name)
         self.sidecar = Path(out_dir) / SIDECAR_NAME.format(stage=problem.name)
@@ -621,17 +634,9 @@ class _Stage:
         x[:, new] = _mixture_sample(rng, m, *args)
         distance = LossDistance(p.targets)
         jobs = [(p.objective, distance, row) for row in x]
-        bar = tqdm(
-            total=m,
-            desc=f"ABC {p.name} generation 0",
-            disable=not self.progress,
-            dynamic_ncols=True,
-            leave=False,
+        results = ordered_map(
+            self.executor, evaluate, jobs, f"ABC {p.name} generation 0", self.progress
         )
-        try:
-            results = ordered_map(self.executor, _evaluate, jobs, bar=bar)
-        finally:
-            bar.close()
         d = np.array([r[1] for r in results])
         keep = np.lexsort((np.arange(m), d))[: s.population]
         particles = [
@@ -721,8 +726,12 @@ class _Stage:
         return Posterior(self.problem.space, base, x[order], w[order] / w.sum(), d[order], q[order])
 
 
-def _stop_reason(trace, settings: AbcSettings, max_evaluations: int) -> str | None:
-    """Why no further generation should run (None: run the next one)."""
+def stop_reason(
+    trace, settings: AbcSettings, max_evaluations: int, next_evaluations: float | None
+) -> str | None:
+    """Why no further generation should run (None: run the next one), for either sampler:
+    ``next_evaluations`` is what the sampler expects the next generation to cost (None: run it
+    whatever the budget)."""
     last = trace[-1]
     used = sum(r["evaluations"] for r in trace)
     if last["generation"] >= settings.generations:
@@ -734,13 +743,20 @@ def _stop_reason(trace, settings: AbcSettings, max_evaluations: int) -> str | No
             f"acceptance rate {last['acceptance_rate']:.3g} < min_acceptance "
             f"{settings.min_acceptance:g}"
         )
-    expected = settings.population / last["acceptance_rate"]
-    if last["generation"] > 0 and used + expected > max_evaluations:  # generation 1 always runs
+    if next_evaluations is not None and used + next_evaluations > max_evaluations:
         return (
             f"evaluation budget: {used} used, the next generation would need about "
-            f"{expected:.0f} of the {max_evaluations - used} left"
+            f"{next_evaluations:.0f} of the {max_evaluations - used} left"
         )
     return None
+
+
+def _stop_reason(trace, settings: AbcSettings, max_evaluations: int) -> str | None:
+    """:func:`stop_reason` for pyabc: a generation costs population / acceptance rate; generation
+    1 always runs (generation 0 is parents only)."""
+    last = trace[-1]
+    expected = settings.population / last["acceptance_rate"] if last["generation"] > 0 else None
+    return stop_reason(trace, settings, max_evaluations, expected)
 
 
 def diagnostics(trace: list[dict[str, Any]], stop_reason: str) -> dict[str, Any]:

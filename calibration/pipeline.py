@@ -10,9 +10,10 @@ The steps, in order:
    a. the point estimate: differential evolution over the stage's new parameters with K fixed
       replicate seeds, the earlier stages' parameters at their point estimate (checkpointed,
       resumable; :mod:`calibration.search`), initial population around the planning defaults;
-   b. the posterior: ABC-SMC over the stage's new *and* earlier parameters, generation 0 seeded
-      at the point estimate, the earlier parameters' prior being the earlier posterior
-      (:mod:`calibration.inference`; the pyabc history in the run folder, resumable);
+   b. the posterior: ABC-SMC over the stage's new *and* earlier parameters, the earlier
+      parameters' prior being the earlier posterior (:mod:`calibration.replenishment`, equal
+      weights, its state in the run folder; or pyabc's, :mod:`calibration.inference`, seeded at
+      the point estimate, its history in the run folder; both resumable);
 
 3. the best set: the lower-loss of the last point estimate and the best posterior particle;
 4. the two-layer Bass baseline fitted to the same targets (:mod:`calibration.bass`);
@@ -34,9 +35,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from infra.atomic import atomic_write_json, atomic_write_text
+from infra.execution import SerialExecutor
 from infra.provenance import git
 from model import DEFAULT_SCALE, Uncertainties, clear_population_cache
 from model.calendar import n_weeks_until, week_starts
@@ -115,12 +116,6 @@ def _git(*args: str) -> str | None:
     return git(ROOT, *args) or None
 
 
-def _serial():
-    from infra.execution import SerialExecutor
-
-    return SerialExecutor()
-
-
 def _replicate_job(job: tuple) -> dict[str, np.ndarray]:
     """One run for the report (top level: picklable for worker processes)."""
     values, seed, end, scale, targets = job
@@ -182,7 +177,7 @@ def run_stages(
     """The point estimate and the posterior of every stage (None if stopped on purpose)."""
     from . import inference, replenishment
 
-    executor = executor or _serial()
+    executor = executor or SerialExecutor()
     out_dir = Path(out_dir)
     base0 = base_values(settings)
     seeds = training_seeds(settings.replicates)
@@ -297,13 +292,7 @@ def _report_runs(
         (posterior.values(int(i)), s, end, settings.scale, tuple(train_all))
         for i, s in zip(idx, pseeds, strict=True)
     ]
-    bar = tqdm(
-        total=len(jobs), desc="report runs", disable=not progress, dynamic_ncols=True, leave=False
-    )
-    try:
-        runs = ordered_map(executor, _replicate_job, jobs, bar=bar)
-    finally:
-        bar.close()
+    runs = ordered_map(executor, _replicate_job, jobs, "report runs", progress)
     return runs[: len(rseeds)], runs[len(rseeds) :], rseeds, idx
 
 
@@ -325,7 +314,7 @@ def _stage_summary(run: StageRun) -> dict[str, Any]:
         },
         "point_loss": run.point_loss,
         "abc": {
-            "method": run_method(abc),
+            "method": abc.method,
             "population": len(abc.posterior.weights),
             "distinct": [r.get("distinct") for r in trace],
             "epsilons": [r["epsilon"] for r in trace],
@@ -337,12 +326,6 @@ def _stage_summary(run: StageRun) -> dict[str, Any]:
             "diagnostics": abc.diagnostics,
         },
     }
-
-
-def run_method(abc) -> str:
-    """Which sampler produced a stage's posterior (the trace of the equal-weight one counts
-    distinct sets)."""
-    return "replenishment" if "distinct" in abc.trace[-1] else "pyabc"
 
 
 def _distinct(frame: pd.DataFrame, names) -> int:
@@ -368,7 +351,7 @@ def calibrate(
     :mod:`infra.execution` executor; default: this process) never changes the result.
     """
     t0 = time.perf_counter()
-    executor = executor or _serial()
+    executor = executor or SerialExecutor()
     out_dir = Path(out_dir)
     all_targets = load_targets(observed)
     train_all = _training_targets(all_targets)

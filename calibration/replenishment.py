@@ -37,6 +37,7 @@ the next generation's expected evaluations (copies x R) would overrun the stage'
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import zlib
@@ -44,20 +45,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from infra.atomic import atomic_write_json
+from infra.execution import SerialExecutor
 
 from .inference import (
     AbcSettings,
     LossDistance,
     Posterior,
-    Prior,
     StageProblem,
     StageResult,
     diagnostics,
+    evaluate,
     ordered_map,
     simulate,
+    stop_reason,
 )
 
 #: A copy is left unmoved with probability at most this (it sets the steps per generation).
@@ -71,15 +73,6 @@ def _seq(seed: int, stage: str, t: int, *more: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(seed), zlib.crc32(stage.encode()), int(t) + 1, *more])
 
 
-def log_prior(prior: Prior, v: np.ndarray) -> float:
-    """Log prior density up to a constant (-inf outside the ranges)."""
-    if np.any(v < prior.low) or np.any(v > prior.high):
-        return -math.inf
-    if prior.kde_names:
-        return float(prior.kde_logpdf(v[prior.kde_idx][None, :])[0])
-    return 0.0
-
-
 def reflect(y: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Fold a point back into the box, mirror-wise at each face. A Gaussian step folded so is
     still a symmetric proposal (the images of y seen from x are those of x seen from y), so the
@@ -90,35 +83,18 @@ def reflect(y: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return low + np.where(z > 1.0, 2.0 - z, z) * span
 
 
-def _draw_prior(prior: Prior, rng: np.random.Generator, n: int) -> np.ndarray:
-    x = np.empty((n, len(prior.names)))
-    iu = prior.uniform_idx
-    lo, hi = prior.low[iu], prior.high[iu]
-    x[:, iu] = lo + rng.random((n, iu.size)) * (hi - lo)
-    if prior.kde_names:
-        x[:, prior.kde_idx] = prior.sample_kde(rng, n)
-    return x
-
-
-def _evaluate(job) -> tuple[np.ndarray, float]:
-    """A draw of generation 0: ``(quantities, distance)`` (top level: picklable)."""
-    objective, distance, x = job
-    stats = simulate(objective, x)
-    return np.asarray(stats["q"], dtype=float), float(distance(stats))
-
-
 def _move(job) -> dict[str, Any]:
     """``steps`` Metropolis-Hastings steps of one copy at tolerance ``eps`` (top level)."""
     objective, distance, prior, x, d, q, eps, chol, steps, seq = job
     rng = np.random.default_rng(seq)
     x, q = np.array(x, dtype=float), np.array(q, dtype=float)
-    lp = log_prior(prior, x)
+    lp = prior.log_density(x)
     proposals = simulations = accepted = 0
     for _ in range(steps):
         y = reflect(x + chol @ rng.standard_normal(x.size), prior.low, prior.high)
         u = rng.random()
         proposals += 1
-        ly = log_prior(prior, y)
+        ly = prior.log_density(y)
         if not math.isfinite(ly) or math.log(max(u, 1e-300)) > ly - lp:
             continue
         stats = simulate(objective, y)
@@ -161,12 +137,10 @@ class _Run:
     # --- state ------------------------------------------------------------------------------
 
     def load(self) -> bool:
-        import json
-
         if not self.path.is_file():
             return False
         state = json.loads(self.path.read_text())
-        if state.get("fingerprint") != json.loads(json.dumps(self.fingerprint, default=str)):
+        if state.get("fingerprint") != self.fingerprint:
             raise ValueError(
                 f"--resume: {self.path} belongs to a run with other settings, targets or "
                 "starting point; rerun without --resume or with the same settings"
@@ -191,15 +165,6 @@ class _Run:
         )
 
     # --- generations ------------------------------------------------------------------------
-
-    def _bar(self, total: int, t: int, progress: bool):
-        return tqdm(
-            total=total,
-            desc=f"ABC {self.problem.name} generation {t}",
-            disable=not progress,
-            dynamic_ncols=True,
-            leave=False,
-        )
 
     def _record(self, t: int, eps: float, evaluations: int, acceptance: float, wall: float):
         w = np.full(len(self.d), 1.0 / len(self.d))
@@ -231,17 +196,13 @@ class _Run:
         p, s = self.problem, self.settings
         t0 = time.perf_counter()
         m = math.ceil(s.population / s.init_alpha)
-        x = _draw_prior(self.prior, np.random.default_rng(_seq(s.seed, p.name, 0)), m)
-        bar = self._bar(m, 0, progress)
-        try:
-            jobs = [(p.objective, self.distance, row) for row in x]
-            results = ordered_map(self.executor, _evaluate, jobs, bar=bar)
-        finally:
-            bar.close()
+        x = self.prior.sample(np.random.default_rng(_seq(s.seed, p.name, 0)), m)
+        jobs = [(p.objective, self.distance, row) for row in x]
+        results = ordered_map(self.executor, evaluate, jobs, f"ABC {p.name} generation 0", progress)
         d = np.array([r[1] for r in results])
         keep = np.lexsort((np.arange(m), d))[: s.population]
         self.x, self.d = x[keep], d[keep]
-        self.q = np.array([results[i][0] for i in keep])
+        self.q = np.array([np.asarray(results[i][0]["q"], dtype=float) for i in keep])
         self._record(0, self.d.max(), m, s.population / m, time.perf_counter() - t0)
         self.save()
 
@@ -250,7 +211,7 @@ class _Run:
         t0 = time.perf_counter()
         n = len(self.d)
         order = np.lexsort((np.arange(n), self.d))
-        n_keep = max(2, int(math.ceil((1 - s.alpha) * n)))
+        n_keep = self.survivors()
         keep, drop = order[:n_keep], order[n_keep:]
         eps = float(self.d[keep[-1]])
         rng = np.random.default_rng(_seq(s.seed, p.name, t))
@@ -275,11 +236,7 @@ class _Run:
             )
             for i, j in enumerate(parents)
         ]
-        bar = self._bar(len(jobs), t, progress)
-        try:
-            moved = ordered_map(self.executor, _move, jobs, bar=bar)
-        finally:
-            bar.close()
+        moved = ordered_map(self.executor, _move, jobs, f"ABC {p.name} generation {t}", progress)
         for slot, r in zip(drop, moved, strict=True):
             self.x[slot], self.d[slot], self.q[slot] = r["x"], r["d"], r["q"]
         proposals = sum(r["proposals"] for r in moved)
@@ -303,26 +260,15 @@ class _Run:
             q[order],
         )
 
+    def survivors(self) -> int:
+        """How many particles a generation keeps (the others are replenished)."""
+        return max(2, int(math.ceil((1 - self.settings.alpha) * len(self.d))))
+
     def stop_reason(self) -> str | None:
-        s, last = self.settings, self.trace[-1]
-        used = sum(r["evaluations"] for r in self.trace)
-        if last["generation"] >= s.generations:
-            return f"generations ({s.generations})"
-        if last["epsilon"] <= s.min_epsilon:
-            return f"epsilon {last['epsilon']:.4g} <= min_epsilon {s.min_epsilon:g}"
-        if last["generation"] > 0 and last["acceptance_rate"] < s.min_acceptance:
-            return (
-                f"acceptance rate {last['acceptance_rate']:.3g} < min_acceptance "
-                f"{s.min_acceptance:g}"
-            )
-        copies = len(self.d) - max(2, int(math.ceil((1 - s.alpha) * len(self.d))))
-        expected = copies * self.steps
-        if used + expected > self.problem.max_evaluations:
-            return (
-                f"evaluation budget: {used} used, the next generation would need up to "
-                f"{expected} of the {self.problem.max_evaluations - used} left"
-            )
-        return None
+        copies = len(self.d) - self.survivors()
+        return stop_reason(
+            self.trace, self.settings, self.problem.max_evaluations, copies * self.steps
+        )
 
 
 def run_stage(
@@ -337,9 +283,7 @@ def run_stage(
 ) -> StageResult:
     """Infer one stage (see the module docstring), the state in ``out_dir``; the same contract
     as :func:`calibration.inference.run_stage`."""
-    from .inference import _serial
-
-    run = _Run(problem, settings, out_dir, executor or _serial())
+    run = _Run(problem, settings, out_dir, executor or SerialExecutor())
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     if not (resume and run.load()):
         run.path.unlink(missing_ok=True)
@@ -361,6 +305,7 @@ def run_stage(
                 evaluations,
                 "stopped on purpose",
                 finished=False,
+                method="replenishment",
             )
         t = run.trace[-1]["generation"] + 1
         run.generation(t, progress)
@@ -383,6 +328,7 @@ def run_stage(
         sum(r["evaluations"] for r in trace),
         reason,
         diagnostics=diag,
+        method="replenishment",
     )
 
 

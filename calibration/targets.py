@@ -67,7 +67,8 @@ class Target:
 
 
 def file_sha256(path: str | Path = OBSERVED_CSV) -> str:
-    """Checksum of the targets file, recorded with every calibration."""
+    """Checksum of a file (by default the targets file, recorded with every calibration; the
+    experiments record the parameter sets' file with it)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 

@@ -424,9 +424,8 @@ def _intro(a: Analysis, figures: dict[str, str]) -> list[str]:
     if "single best parameter set" in d.params_note:
         out.append(
             "> **Note.** No calibration posterior (or ensemble) was available, so all replicates "
-            "use one "
-            "parameter set: intervals and probabilities reflect the model's randomness only, "
-            "not the uncertainty about its parameters.\n"
+            "use one parameter set: intervals and probabilities reflect the model's randomness "
+            "only, not the uncertainty about its parameters.\n"
         )
     out.append(
         "Intervals on acts are the 5–95% range over replicates. A *hit share* is the share of "

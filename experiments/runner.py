@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from calibration.targets import file_sha256
 from infra.atomic import atomic_dir, atomic_to_parquet, atomic_write_json
 from infra.provenance import git, package_versions
 
@@ -110,13 +111,9 @@ def load_parameter_sets(source: str | Path = "posterior") -> tuple[list[ParamSet
     return sets, note
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def _posterior_note(path: Path) -> str:
     """Which posterior: its checksum and the date of the calibration that wrote it."""
-    sha = _sha256(path)
+    sha = file_sha256(path)
     when = None
     try:
         record = json.loads(CALIBRATED_JSON.read_text(encoding="utf-8"))
@@ -154,7 +151,7 @@ def _read_sets(path: Path, prefix: str, note: str | None) -> tuple[list[ParamSet
                 f"--ensemble: {path}: column weight must hold non-negative numbers, not all zero"
             )
     if note is None:
-        note = f"the parameter sets of {_rel_root(path)} (sha256 {_sha256(path)[:12]}" + (
+        note = f"the parameter sets of {_rel_root(path)} (sha256 {file_sha256(path)[:12]}" + (
             ", weighted)" if weighted else ")"
         )
     sets = []
@@ -174,7 +171,7 @@ def _read_sets(path: Path, prefix: str, note: str | None) -> tuple[list[ParamSet
     return sets, f"{note}, {len(sets)} sets"
 
 
-def _weight_or_one(w: float | None) -> float:
+def weight_or_one(w: float | None) -> float:
     """A set's weight in a draw: its posterior weight, or 1 for sets of equal standing."""
     return 1.0 if w is None else float(w)
 
@@ -194,7 +191,7 @@ def draw_parameter_sets(
     in an unweighted ensemble; a weighted posterior's weights otherwise): the one place the
     designs that sample the calibration's uncertainty (scenario discovery) draw from it."""
     ids = sorted(param_sets)
-    weights = np.array([_weight_or_one(param_sets[i].get("weight")) for i in ids])
+    weights = np.array([weight_or_one(param_sets[i].get("weight")) for i in ids])
     if not ids or weights.sum() <= 0:
         raise ExperimentError("no parameter set with a positive weight to draw from")
     return [ids[k] for k in rng.choice(len(ids), size=n, replace=True, p=weights / weights.sum())]

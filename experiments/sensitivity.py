@@ -41,6 +41,7 @@ from .runner import (
     execute,
     load_parameter_sets,
     replicate_seed,
+    weight_or_one,
 )
 
 SA_FILE = "sensitivity.json"
@@ -68,7 +69,7 @@ def factor_ranges(params: str | Path = "posterior") -> tuple[list[dict[str, Any]
     factors = []
     if len(sets) >= 5:
         table = pd.DataFrame([s.values for s in sets])
-        weights = np.array([1.0 if s.weight is None else s.weight for s in sets])
+        weights = np.array([weight_or_one(s.weight) for s in sets])
         weighted = any(s.weight is not None for s in sets)
         source = f"5-95% range of the {len(sets)} " + (
             "posterior sets (weighted)" if weighted else "ensemble sets"

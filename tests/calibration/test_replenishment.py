@@ -15,7 +15,7 @@ import pytest
 from test_inference import quiet, tiny_problem
 
 from calibration.inference import AbcSettings, Prior
-from calibration.replenishment import MAX_STEPS, MISS, _steps, log_prior, reflect, run_stage
+from calibration.replenishment import MAX_STEPS, MISS, _steps, reflect, run_stage
 from infra.execution import LocalExecutor
 
 SETTINGS = AbcSettings(population=10, generations=3, seed=5)
@@ -112,8 +112,8 @@ def test_the_move_leaves_a_known_posterior_invariant():
         return {"q": np.array([float(np.hypot(*(np.asarray(y) - centre)))]), "stopped": 0.0}
 
     prior = Prior(["a", "b"], [0.0, 0.0], [1.0, 1.0])
-    assert log_prior(prior, np.array([0.2, 0.3])) == 0.0
-    assert log_prior(prior, np.array([1.2, 0.3])) == -math.inf
+    assert prior.log_density(np.array([0.2, 0.3])) == 0.0
+    assert prior.log_density(np.array([1.2, 0.3])) == -math.inf
     rng = np.random.default_rng(0)
     eps, n = 0.3, 4000
     r0 = eps * np.sqrt(rng.random(n))
