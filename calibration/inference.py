@@ -130,6 +130,15 @@ class AbcSettings:
     #: "replenishment": equal weights, MH moves (calibration/replenishment.py); "pyabc":
     #: importance-weighted ABC-SMC (this module; its weights collapse in our dimensions)
     method: str = "replenishment"
+    #: replenishment's generation 0: "prior" (a rejection sample from the prior) or "point"
+    #: (normals around the point estimate, init_spread, with init_prior_share from the prior;
+    #: the moves then carry the population to the ABC posterior: ABC-MCMC from a good start)
+    start: str = "prior"
+    #: replenishment: the final tolerance (0: none). Once the alpha-quantile of the distances
+    #: falls to it, epsilon is held there and every particle moves each generation (population
+    #: ABC-MCMC at a fixed tolerance) until ``hold`` generations have run held.
+    tolerance: float = 0.0
+    hold: int = 5
 
     def __post_init__(self) -> None:
         if self.population < 2:
@@ -144,6 +153,12 @@ class AbcSettings:
             raise ValueError(f"method: {self.method!r} must be 'replenishment' or 'pyabc'")
         if self.min_epsilon < 0 or not 0 <= self.min_acceptance < 1:
             raise ValueError("min_epsilon must be >= 0 and min_acceptance in [0, 1)")
+        if self.start not in ("prior", "point"):
+            raise ValueError(f"start: {self.start!r} must be 'prior' or 'point'")
+        if not (math.isfinite(self.tolerance) and self.tolerance >= 0) or self.hold < 1:
+            raise ValueError(
+                f"tolerance: {self.tolerance} must be a number >= 0 and hold: {self.hold} >= 1"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -530,7 +545,7 @@ class StageProblem:
         )
 
 
-def _mixture_sample(
+def mixture_sample(
     rng: np.random.Generator, n: int, center, sd, low, high, prior_share: float
 ) -> np.ndarray:
     from scipy.stats import truncnorm
@@ -631,7 +646,7 @@ class _Stage:
             x[:, inherited] = self.prior.sample_kde(rng, m)
         sd = s.init_spread * (high[new] - low[new])
         args = (p.center[new], sd, low[new], high[new], s.init_prior_share)
-        x[:, new] = _mixture_sample(rng, m, *args)
+        x[:, new] = mixture_sample(rng, m, *args)
         distance = LossDistance(p.targets)
         jobs = [(p.objective, distance, row) for row in x]
         results = ordered_map(

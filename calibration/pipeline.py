@@ -11,11 +11,14 @@ The steps, in order:
       replicate seeds, the earlier stages' parameters at their point estimate (checkpointed,
       resumable; :mod:`calibration.search`), initial population around the planning defaults;
    b. the posterior: ABC-SMC over the stage's new *and* earlier parameters, the earlier
-      parameters' prior being the earlier posterior (:mod:`calibration.replenishment`, equal
-      weights, its state in the run folder; or pyabc's, :mod:`calibration.inference`, seeded at
-      the point estimate, its history in the run folder; both resumable);
+      parameters' prior being the earlier posterior, the distance scoring the figures of the
+      stage's new windows only (the earlier ones are in that prior: :func:`distance_targets`)
+      (:mod:`calibration.replenishment`, equal weights, its state in the run folder; or pyabc's,
+      :mod:`calibration.inference`, seeded at the point estimate, its history in the run
+      folder; both resumable);
 
-3. the best set: the lower-loss of the last point estimate and the best posterior particle;
+3. the best set: the lower-loss of the last point estimate and the best posterior particle,
+   both scored on every figure of the last stage;
 4. the two-layer Bass baseline fitted to the same targets (:mod:`calibration.bass`);
 5. the best set on fresh *report* seeds, and posterior draws each on a fresh seed (posterior
    predictive, :mod:`calibration.predictive`), against every training figure (those after
@@ -152,6 +155,20 @@ class StageRun:
     point: dict[str, float]  # point estimate of every parameter fitted so far
     point_loss: float  # its loss on this stage's figures (training seeds)
     abc: Any  # calibration.inference.StageResult
+    scored: list[Target] = field(default_factory=list)  # the figures of the ABC distance
+
+
+def distance_targets(
+    fitted: list[Target], new_windows: set[str], has_prior_stage: bool
+) -> list[Target]:
+    """The figures a stage's ABC distance scores: with an earlier stage, only those of its new
+    windows. The earlier windows' figures already shaped the earlier posterior, which is this
+    stage's prior for the earlier parameters; scoring them again would count them twice
+    (sequential Bayes: p(a, b | D1, D2) is proportional to p(D2 | a, b) p(a | D1) p(b) when D1
+    does not depend on b, as the 2018-2019 figures do not on the 2020 regime's parameters)."""
+    if not has_prior_stage or not new_windows:
+        return list(fitted)
+    return [t for t in fitted if window(t) in new_windows]
 
 
 def base_values(settings: CalibrationSettings) -> dict[str, Any]:
@@ -238,26 +255,32 @@ def run_stages(
         else:
             x, point_loss = start, float(objective(start))
         point = {**point, **space.values(x)}
-        # b. the posterior of the new and earlier parameters
+        # b. the posterior of the new and earlier parameters; the distance on the stage's new
+        # windows only: the earlier windows' figures are in the prior (the earlier posterior)
         names = [*([] if previous is None else previous.names), *params]
         abc_space = SearchSpace.from_specs(names)
         base_abc = {k: v for k, v in base0.items() if k not in abc_space.names}
+        scored = distance_targets(fitted, new_windows, previous is not None)
         problem = inference.StageProblem(
             stage.name,
-            Objective(abc_space, tuple(fitted), tuple(seeds), settings.scale, base_abc),
+            Objective(abc_space, tuple(scored), tuple(seeds), settings.scale, base_abc),
             np.clip(abc_space.coords({**base0, **point}), abc_space.low, abc_space.high),
             stage.abc_evaluations,
             previous,
         )
         log(
-            f"stage {stage.name}: ABC-SMC over {len(names)} parameters, population "
+            f"stage {stage.name}: ABC-SMC over {len(names)} parameters on {len(scored)} "
+            f"figures ({', '.join(sorted({window(t) for t in scored}))}), population "
             f"{settings.abc.population}, at most {settings.abc.generations} generations and "
             f"{stage.abc_evaluations} evaluations"
         )
         sampler = replenishment if settings.abc.method == "replenishment" else inference
+        abc_settings = settings.abc
+        if stage.tolerance > 0:
+            abc_settings = replace(abc_settings, tolerance=stage.tolerance)
         result = sampler.run_stage(
             problem,
-            settings.abc,
+            abc_settings,
             out_dir,
             executor=executor,
             resume=resume,
@@ -267,7 +290,7 @@ def run_stages(
         )
         if not result.finished:
             return None
-        runs.append(StageRun(stage, fitted, params, search, point, point_loss, result))
+        runs.append(StageRun(stage, fitted, params, search, point, point_loss, result, scored))
         previous = result.posterior
     return runs
 
@@ -328,6 +351,16 @@ def _stage_summary(run: StageRun) -> dict[str, Any]:
     }
 
 
+def _particle_loss(run: StageRun, settings: CalibrationSettings, post) -> float:
+    """The best particle's loss on every figure of its stage (the point estimate's measure):
+    its distance when that scored them all, else one more evaluation on the training seeds."""
+    if len(run.scored) == len(run.fitted):
+        return float(post.loss[0])
+    seeds = tuple(training_seeds(settings.replicates))
+    objective = Objective(post.space, tuple(run.fitted), seeds, settings.scale, dict(post.base))
+    return float(objective(post.x[0]))
+
+
 def _distinct(frame: pd.DataFrame, names) -> int:
     return int(len(frame[list(names)].drop_duplicates()))
 
@@ -364,11 +397,12 @@ def calibrate(
     last = runs[-1]
     post = last.abc.posterior
     base0 = base_values(settings)
-    if last.point_loss <= float(post.loss[0]):
+    particle_loss = _particle_loss(last, settings, post)
+    if last.point_loss <= particle_loss:
         best_values, best_loss = {**base0, **last.point}, last.point_loss
         best_from = f"point estimate of stage {last.stage.name}"
     else:
-        best_values, best_loss = post.values(0), float(post.loss[0])
+        best_values, best_loss = post.values(0), particle_loss
         best_from = f"best particle of the stage-{last.stage.name} posterior"
     best = Uncertainties.from_dict(best_values)
 

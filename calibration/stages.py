@@ -5,9 +5,11 @@ every parameter of the stages before it, against the training figures of its ``w
 
 * stage **A** fits the 2018-2019 behaviour to the first year of reimbursement;
 * stage **B** adds the 2020 regime (lockdown demand and supply, phone, the waiver, the 100%
-  coverage, Doctolib's free offer, capacity) and fits everything to both windows, with the
-  stage-A posterior as the prior of the stage-A parameters (a weighted kernel density estimate
-  of its particles: :class:`calibration.inference.Prior`).
+  coverage, Doctolib's free offer, capacity) and fits everything to both windows: its point
+  estimate scores both windows' figures; its posterior has the stage-A posterior as the prior of
+  the stage-A parameters (a weighted kernel density estimate of its particles:
+  :class:`calibration.inference.Prior`) and a distance on the 2020 figures alone, since the
+  2018-2019 ones are already in that prior (:func:`calibration.pipeline.distance_targets`).
 
 Assignments that are not obvious:
 
@@ -47,6 +49,7 @@ class Stage:
     de_budget: int = 640
     de_refine: int = 480
     abc_evaluations: int = 8000
+    tolerance: float = 0.0  # ABC's final tolerance, held once reached (0: none; AbcSettings)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -133,32 +136,44 @@ def with_budgets(
     de_budget: int | None = None,
     de_refine: int | None = None,
     abc_evaluations: int | tuple[int, ...] | None = None,
+    tolerance: float | tuple[float, ...] | None = None,
 ) -> tuple[Stage, ...]:
-    """The stages with budgets overridden (``None``: the table's). ``abc_evaluations``: one
-    number for every stage, or one per stage in order (stage A's 2018-2019 runs cost a fifth of
-    stage B's, so their budgets differ)."""
+    """The stages with budgets overridden (``None``: the table's). ``abc_evaluations`` and
+    ``tolerance``: one value for every stage, or one per stage in order (stage A's 2018-2019
+    runs cost a fifth of stage B's, and the stages' distances score different figures, so their
+    budgets and tolerances differ)."""
     changes: dict[str, int] = {}
     if de_budget is not None:
         changes["de_budget"] = de_budget
     if de_refine is not None:
         changes["de_refine"] = de_refine
-    per_stage: tuple[int | None, ...] = (None,) * len(stages)
-    if isinstance(abc_evaluations, int):
-        per_stage = (abc_evaluations,) * len(stages)
-    elif abc_evaluations is not None:
-        if len(abc_evaluations) == 1:
-            per_stage = tuple(abc_evaluations) * len(stages)
-        elif len(abc_evaluations) != len(stages):
-            raise ValueError(
-                f"abc_evaluations: {len(abc_evaluations)} budgets for {len(stages)} stages "
-                f"({', '.join(s.name for s in stages)}); give one, or one per stage"
-            )
-        else:
-            per_stage = tuple(abc_evaluations)
+    evaluations = _per_stage("abc_evaluations", abc_evaluations, stages)
+    tolerances = _per_stage("tolerance", tolerance, stages)
     return tuple(
-        replace(s, **changes, **({} if n is None else {"abc_evaluations": n}))
-        for s, n in zip(stages, per_stage, strict=True)
+        replace(
+            s,
+            **changes,
+            **({} if n is None else {"abc_evaluations": n}),
+            **({} if tol is None else {"tolerance": float(tol)}),
+        )
+        for s, n, tol in zip(stages, evaluations, tolerances, strict=True)
     )
+
+
+def _per_stage(name: str, value, stages: tuple[Stage, ...]) -> tuple:
+    """``value`` spread over the stages: None (the table's), one value, or one per stage."""
+    if value is None:
+        return (None,) * len(stages)
+    if not isinstance(value, tuple | list):
+        return (value,) * len(stages)
+    if len(value) == 1:
+        return tuple(value) * len(stages)
+    if len(value) != len(stages):
+        raise ValueError(
+            f"{name}: {len(value)} values for {len(stages)} stages "
+            f"({', '.join(s.name for s in stages)}); give one, or one per stage"
+        )
+    return tuple(value)
 
 
 def check(stages: tuple[Stage, ...] = STAGES) -> None:

@@ -7,7 +7,8 @@
     telesim calibrate --recovery [--stages A] ...     parameter recovery on synthetic figures
 
 Per stage (``calibration/stages.py``): a point estimate by differential evolution, then ABC-SMC
-(pyabc) seeded at it. Writes the run folder (default ``results/calibration/full`` or
+with equal weights (``calibration/replenishment.py``; pyabc's importance-weighted sampler on
+request). Writes the run folder (default ``results/calibration/full`` or
 ``results/calibration/until-DATE``; ``results/calibration/recovery`` for ``--recovery``) and, for a
 full run (no ``--until``), ``calibration/calibrated.json`` and ``calibration/posterior.csv``. See
 ``docs/calibration.md``.
@@ -40,6 +41,14 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _positive_floats(text: str) -> tuple[float, ...]:
+    """One number >= 0, or several separated by commas (one per stage, in order)."""
+    parts = [t.strip() for t in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"expected X or X,Y,... (numbers >= 0), got {text!r}")
+    return tuple(_positive_float(t) for t in parts)
+
+
 def _share(text: str) -> float:
     value = _positive_float(text)
     if not value < 1:
@@ -52,7 +61,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "calibrate",
         help="infer the uncertainties from the observed figures (point estimate, then ABC-SMC)",
         description="Calibrate the model's uncertainties, stage by stage: a point estimate by "
-        "differential evolution, then a posterior by ABC-SMC (pyabc) seeded at it; both "
+        "differential evolution, then a posterior by ABC-SMC with equal weights; both "
         "checkpointed and resumable, with the same result for the same seed on any executor. "
         "Reports the fit (both windows, Bass baseline beside it), posterior predictive coverage "
         "and identifiability.",
@@ -93,6 +102,27 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         type=_share,
         default=0.5,
         help="each tolerance is this weighted quantile of the last distances (default %(default)s)",
+    )
+    g.add_argument(
+        "--start",
+        choices=("prior", "point"),
+        default="prior",
+        help="generation 0: a rejection sample from the prior, or normals around the point "
+        "estimate that the moves then carry to the posterior (default %(default)s)",
+    )
+    g.add_argument(
+        "--tolerance",
+        type=_positive_floats,
+        default=None,
+        help="final tolerance (a loss), X for every stage or X,Y one per stage: once reached it "
+        "is held and every particle moves, --hold generations (default: none, the tolerance "
+        "keeps falling)",
+    )
+    g.add_argument(
+        "--hold",
+        type=positive_int,
+        default=5,
+        help="generations run at the final tolerance before a stage stops (default %(default)s)",
     )
     g.add_argument(
         "--abc-evaluations",
@@ -232,6 +262,7 @@ def settings_from_args(args):
         de_budget=args.budget,
         de_refine=args.refine,
         abc_evaluations=args.abc_evaluations,
+        tolerance=args.tolerance,
     )
     return CalibrationSettings(
         search=SearchSettings(popsize=args.popsize, seed=args.seed),
@@ -242,6 +273,8 @@ def settings_from_args(args):
             min_epsilon=args.min_epsilon,
             min_acceptance=args.min_acceptance,
             seed=args.seed,
+            start=args.start,
+            hold=args.hold,
         ),
         stages=stages,
         replicates=args.replicates,

@@ -171,3 +171,49 @@ def test_stage_a_parameters_are_recovered(tmp_path):
     result = recover(settings, tmp_path, progress=False, log=quiet)
     assert result["summary"]["share_inside"] >= 0.8, result["table"]
     assert np.isfinite(result["summary"]["ess"])
+
+
+def test_later_stage_scores_only_its_new_window(tmp_path):
+    """Stage B's ABC distance is its 2020 figures alone (the 2018-2019 ones are in its prior,
+    stage A's posterior): sequential Bayes, no figure counted twice. The best set is still judged
+    on every figure of the stage, as the point estimate is."""
+    from calibration.objective import Objective, training_seeds
+    from calibration.pipeline import _particle_loss, distance_targets, run_stages
+    from calibration.targets import load_targets, window
+
+    a = Stage(
+        "A", "toy", ("2018-2019",), ("choice_logit",), de_budget=0, de_refine=0, abc_evaluations=30
+    )
+    b = Stage(
+        "B",
+        "toy",
+        ("2018-2019", "2020"),
+        ("lockdown_pull",),
+        de_budget=0,
+        de_refine=0,
+        abc_evaluations=20,
+    )
+    settings = CalibrationSettings(
+        abc=AbcSettings(population=6, generations=1, seed=0),
+        stages=(a, b),
+        replicates=1,
+        scale=20000,
+    )
+    runs = run_stages(settings, load_targets(), tmp_path, progress=False, log=quiet)
+    stage_a, stage_b = runs
+    assert {window(t) for t in stage_a.scored} == {"2018-2019"}
+    assert stage_a.scored == stage_a.fitted
+    assert {window(t) for t in stage_b.fitted} == {"2018-2019", "2020"}
+    assert {window(t) for t in stage_b.scored} == {"2020"}
+    post = stage_b.abc.posterior
+    only_2020 = Objective(
+        post.space, tuple(stage_b.scored), tuple(training_seeds(1)), 20000, dict(post.base)
+    )
+    assert only_2020(post.x[0]) == pytest.approx(post.loss[0])
+    both = Objective(
+        post.space, tuple(stage_b.fitted), tuple(training_seeds(1)), 20000, dict(post.base)
+    )
+    assert _particle_loss(stage_b, settings, post) == pytest.approx(both(post.x[0]))
+    # no earlier stage, or no new window: every fitted figure is scored
+    assert distance_targets(stage_b.fitted, {"2020"}, False) == stage_b.fitted
+    assert distance_targets(stage_b.fitted, set(), True) == stage_b.fitted

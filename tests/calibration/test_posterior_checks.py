@@ -120,7 +120,12 @@ def test_stage_table():
         7,
         7,
     ]
-    with pytest.raises(ValueError, match="abc_evaluations: 3 budgets for 2 stages"):
+    with pytest.raises(ValueError, match="abc_evaluations: 3 values for 2 stages"):
         stages.with_budgets(stages.STAGES, abc_evaluations=(1, 2, 3))
+    tolerances = stages.with_budgets(stages.STAGES, tolerance=(4.0, 12.5))
+    assert [s.tolerance for s in tolerances] == [4.0, 12.5]
+    assert [s.tolerance for s in stages.with_budgets(stages.STAGES, tolerance=3.0)] == [3.0, 3.0]
+    with pytest.raises(ValueError, match="tolerance: 3 values for 2 stages"):
+        stages.with_budgets(stages.STAGES, tolerance=(1.0, 2.0, 3.0))
     with pytest.raises(ValueError, match="already fitted"):
         stages.check((a, stages.Stage("C", "", ("2020",), (a.params[0],))))

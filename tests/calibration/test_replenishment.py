@@ -172,3 +172,32 @@ def test_the_pyabc_entry_point_refuses_the_other_method(tmp_path):
 
     with pytest.raises(ValueError, match="method: 'replenishment' is run by"):
         inference.run_stage(tiny_problem(), SETTINGS, tmp_path, progress=False, log=quiet)
+
+
+def test_a_start_at_the_point_held_at_a_final_tolerance(tmp_path):
+    """Generation 0 around the point estimate; once the tolerance reaches the final one it is
+    held, every particle moves each generation (population ABC-MCMC at that tolerance), and the
+    stage stops after ``hold`` such generations, each particle within the tolerance."""
+    settings = AbcSettings(
+        population=10, generations=12, seed=5, start="point", tolerance=10.0, hold=2
+    )
+    result = run_stage(tiny_problem(), settings, tmp_path, progress=False, log=quiet)
+    trace = result.trace
+    from_prior = run_stage(
+        tiny_problem(), SETTINGS, tmp_path / "prior", progress=False, log=quiet
+    ).trace
+    assert trace[0]["epsilon"] < from_prior[0]["epsilon"]  # the point's neighbourhood fits
+    held = [r for r in trace if r["held"]]
+    assert len(held) == 2 and trace[-1]["held"] and trace[-2]["held"]
+    assert all(r["epsilon"] == 10.0 for r in held)
+    assert all(r["epsilon"] > 10.0 for r in trace if not r["held"])
+    assert result.stop_reason == "held at the tolerance 10 for 2 generations"
+    assert np.all(result.posterior.loss <= 10.0)
+    # held: every particle moves (each simulation an MH proposal of one of the 10)
+    assert all(r["evaluations"] <= 10 * MAX_STEPS for r in held)
+    assert result.diagnostics["held_generations"] == 2
+    assert result.diagnostics["start"] == "point"
+    with pytest.raises(ValueError, match="start"):
+        AbcSettings(start="somewhere")
+    with pytest.raises(ValueError, match="tolerance"):
+        AbcSettings(tolerance=-1.0)
