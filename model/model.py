@@ -402,6 +402,7 @@ class TeleModel(mesa.Model):
             + uncertainties.doctolib_idf_odds * is_idf
         )
         self.client = doctors.client_u < client_p
+        self._doctolib_served = (False, False)  # whom Doctolib video served at the last switch
         self._cell = doctors.region.astype(np.int64) * len(DOCTOR_TYPES) + doctors.kind
         self._n_cells = inputs.n_regions * len(DOCTOR_TYPES)
         self._adopted_cell = np.zeros(self._n_cells, dtype=np.int64)
@@ -547,8 +548,28 @@ class TeleModel(mesa.Model):
         self._open_cell = np.bincount(self._cell[self._open], minlength=self._n_cells)
         self._n_open = int(self._open_cell.sum())
 
+    def _switch_to_doctolib(self, pol: WeekPolicy) -> None:
+        """When Doctolib video starts serving more of its clients (its launch, then the end of
+        its rollout), a client who had adopted another platform makes the platform choice again,
+        with the same draw as at adoption: Doctolib's video came inside the booking software the
+        client already used (an assumption, no parameter). Only the acts' platform tally
+        changes: the platform drives nothing else, so every other output stays the same."""
+        served = (pol.doctolib_first, pol.doctolib_all)
+        if served == self._doctolib_served:
+            return
+        self._doctolib_served = served
+        idx = np.flatnonzero(self.adopted & (self.platform == 1))
+        if idx.size == 0:
+            return
+        d = self.pop.doctors
+        doc_pull = self.platforms[0].pull(pol, d, idx)
+        other_pull = self.platforms[1].pull(pol, d, idx)
+        p_doc = rules.doctolib_choice_probability(np.broadcast_to(doc_pull, idx.shape), other_pull)
+        self.platform[idx[d.platform_u[idx] < p_doc]] = 0
+
     def _doctor_adoption(self, k: int, pol: WeekPolicy) -> None:
         self._update_openness(pol.open_share, pol.open_shift)
+        self._switch_to_doctolib(pol)
         d, unc = self.pop.doctors, self.unc
         idx = np.flatnonzero(self._open & ~self.adopted)
         if idx.size == 0:

@@ -48,6 +48,7 @@ class DoctorAgent(mesa.Agent):
         self.adopted = False
         self.adopted_week = -1
         self.platform = -1
+        self.platform_u = 1.0  # the draw of the platform choice, kept for a later switch
         self.billed = False
 
     @property
@@ -76,7 +77,20 @@ class DoctorAgent(mesa.Agent):
             self.adopted = True
             self.adopted_week = m.week
             p_doc = float(rules.doctolib_choice_probability(doc_pull, other_pull))
-            self.platform = 0 if self.rng.random() < p_doc else 1
+            self.platform_u = self.rng.random()
+            self.platform = 0 if self.platform_u < p_doc else 1
+
+    def switch_to_doctolib(self) -> None:
+        """A client on another platform chooses again when Doctolib starts serving more of its
+        clients, with the draw of its adoption (as the vectorised engine)."""
+        m = self.model
+        if not self.adopted or self.platform != 1:
+            return
+        idx = np.array([self.index])
+        doc_pull = float(np.asarray(m.platforms[0].pull(m.policy, m.pop.doctors, idx)).sum())
+        other_pull = float(m.platforms[1].pull(m.policy, m.pop.doctors, idx))
+        if self.platform_u < float(rules.doctolib_choice_probability(doc_pull, other_pull)):
+            self.platform = 0
 
 
 class PatientAgent(mesa.Agent):
@@ -205,6 +219,7 @@ class ReferenceModel(mesa.Model):
             thresholds = [(doc, k, w, float(self.rng.random())) for doc, k, w in ties]
             self.patients += [PatientAgent(self, i, thresholds) for _ in range(scale)]
         self.peer_share = np.zeros(inputs.n_regions * len(DOCTOR_TYPES))
+        self._doctolib_served = (False, False)  # whom Doctolib video served at the last switch
         self.week_acts: list = []
         TeleModel._alloc_outputs(self)  # the same weekly aggregates as the engine
         release_agent_ids(self)
@@ -253,6 +268,10 @@ class ReferenceModel(mesa.Model):
             n_open[doc.cell] += doc.is_open
             n_adopted[doc.cell] += doc.adopted
         self.peer_share = np.divide(n_adopted, n_open, out=np.zeros(n_cells), where=n_open > 0)
+        served = (self.policy.doctolib_first, self.policy.doctolib_all)
+        if served != self._doctolib_served:
+            self._doctolib_served = served
+            self.agents_by_type[DoctorAgent].do("switch_to_doctolib")
         self.agents_by_type[DoctorAgent].shuffle_do("step")
         self.week_acts = []
         self.agents_by_type[PatientAgent].shuffle_do("step")
