@@ -47,7 +47,7 @@ from model.calendar import n_weeks_until, week_starts
 
 from . import bass, identifiability, predictive, report
 from . import stages as stages_mod
-from .loss import count_log_rmse, loss
+from .loss import count_log_rmse, loss, weight
 from .objective import (
     REPORT_CAPS,
     Objective,
@@ -156,6 +156,24 @@ class StageRun:
     point_loss: float  # its loss on this stage's figures (training seeds)
     abc: Any  # calibration.inference.StageResult
     scored: list[Target] = field(default_factory=list)  # the figures of the ABC distance
+
+
+#: The share of the approximate confidence region the automatic tolerance keeps.
+AUTO_TOLERANCE_LEVEL = 0.9
+
+
+def auto_tolerance(point_distance: float, n_params: int, scored: list[Target]) -> float:
+    """The final tolerance ``--tolerance auto`` holds: the point estimate's distance plus
+    chi2_k(0.9) / n, n the sum of the scored figures' weights. Why: the distance is a weighted
+    mean of squared z-scores, so n x distance is a sum of squares; near its minimum,
+    n x (distance - minimum) is about chi-squared with k (the parameters) degrees of freedom,
+    and the parameter sets within chi2_k(0.9) / n of the minimum are the 90% confidence region
+    of that Gaussian approximation. The point estimate's distance stands for the minimum (it is
+    at or above it, so the region is, if anything, wider)."""
+    from scipy.stats import chi2
+
+    n = float(sum(weight(t) for t in scored))
+    return float(point_distance + chi2.ppf(AUTO_TOLERANCE_LEVEL, n_params) / n)
 
 
 def distance_targets(
@@ -276,8 +294,15 @@ def run_stages(
         )
         sampler = replenishment if settings.abc.method == "replenishment" else inference
         abc_settings = settings.abc
-        if stage.tolerance > 0:
-            abc_settings = replace(abc_settings, tolerance=stage.tolerance)
+        tolerance = stage.tolerance
+        if tolerance == "auto":
+            tolerance = auto_tolerance(float(problem.objective(problem.center)), len(names), scored)
+            log(
+                f"stage {stage.name}: final tolerance {tolerance:.4g} (the point estimate's "
+                f"distance + chi2_{len(names)}(0.9) / the figures' weight)"
+            )
+        if tolerance > 0:
+            abc_settings = replace(abc_settings, tolerance=float(tolerance))
         result = sampler.run_stage(
             problem,
             abc_settings,

@@ -49,7 +49,9 @@ class Stage:
     de_budget: int = 640
     de_refine: int = 480
     abc_evaluations: int = 8000
-    tolerance: float = 0.0  # ABC's final tolerance, held once reached (0: none; AbcSettings)
+    #: ABC's final tolerance, held once reached (0: none; "auto": from the point estimate,
+    #: calibration.pipeline.auto_tolerance; AbcSettings.tolerance)
+    tolerance: float | str = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -136,7 +138,7 @@ def with_budgets(
     de_budget: int | None = None,
     de_refine: int | None = None,
     abc_evaluations: int | tuple[int, ...] | None = None,
-    tolerance: float | tuple[float, ...] | None = None,
+    tolerance: float | str | tuple[float | str, ...] | None = None,
 ) -> tuple[Stage, ...]:
     """The stages with budgets overridden (``None``: the table's). ``abc_evaluations`` and
     ``tolerance``: one value for every stage, or one per stage in order (stage A's 2018-2019
@@ -154,7 +156,7 @@ def with_budgets(
             s,
             **changes,
             **({} if n is None else {"abc_evaluations": n}),
-            **({} if tol is None else {"tolerance": float(tol)}),
+            **({} if tol is None else {"tolerance": tol if tol == "auto" else float(tol)}),
         )
         for s, n, tol in zip(stages, evaluations, tolerances, strict=True)
     )
@@ -164,7 +166,7 @@ def _per_stage(name: str, value, stages: tuple[Stage, ...]) -> tuple:
     """``value`` spread over the stages: None (the table's), one value, or one per stage."""
     if value is None:
         return (None,) * len(stages)
-    if not isinstance(value, tuple | list):
+    if not isinstance(value, tuple | list):  # one number, or "auto"
         return (value,) * len(stages)
     if len(value) == 1:
         return tuple(value) * len(stages)

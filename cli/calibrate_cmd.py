@@ -41,12 +41,14 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _positive_floats(text: str) -> tuple[float, ...]:
-    """One number >= 0, or several separated by commas (one per stage, in order)."""
+def _tolerances(text: str) -> tuple[float | str, ...]:
+    """``auto`` or one number >= 0, or several separated by commas (one per stage, in order)."""
     parts = [t.strip() for t in text.split(",")]
     if not all(parts):
-        raise argparse.ArgumentTypeError(f"expected X or X,Y,... (numbers >= 0), got {text!r}")
-    return tuple(_positive_float(t) for t in parts)
+        raise argparse.ArgumentTypeError(
+            f"expected X or X,Y,... (numbers >= 0 or auto), got {text!r}"
+        )
+    return tuple("auto" if t == "auto" else _positive_float(t) for t in parts)
 
 
 def _share(text: str) -> float:
@@ -112,11 +114,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--tolerance",
-        type=_positive_floats,
+        type=_tolerances,
         default=None,
-        help="final tolerance (a loss), X for every stage or X,Y one per stage: once reached it "
-        "is held and every particle moves, --hold generations (default: none, the tolerance "
-        "keeps falling)",
+        help="final tolerance (a loss), X for every stage or X,Y one per stage, or auto (the "
+        "point estimate's distance + chi2_k(0.9) / n, a 90%% region): once reached it is held "
+        "and every particle moves, --hold generations (default: none, the tolerance keeps "
+        "falling)",
     )
     g.add_argument(
         "--hold",

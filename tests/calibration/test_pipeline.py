@@ -217,3 +217,19 @@ def test_later_stage_scores_only_its_new_window(tmp_path):
     # no earlier stage, or no new window: every fitted figure is scored
     assert distance_targets(stage_b.fitted, {"2020"}, False) == stage_b.fitted
     assert distance_targets(stage_b.fitted, set(), True) == stage_b.fitted
+
+
+def test_the_automatic_tolerance_is_a_chi_squared_region_above_the_point():
+    from scipy.stats import chi2
+
+    from calibration.loss import weight
+    from calibration.pipeline import auto_tolerance
+    from calibration.targets import load_targets, training_targets
+
+    figures = training_targets(load_targets(), windows=("2018-2019",))
+    n = sum(weight(t) for t in figures)
+    assert n == pytest.approx(24.0)  # 25 figures, two of weight 1/2
+    assert auto_tolerance(3.0, 19, figures) == pytest.approx(3.0 + chi2.ppf(0.9, 19) / n)
+    # more parameters, a wider region; more figures, a narrower one
+    assert auto_tolerance(3.0, 31, figures) > auto_tolerance(3.0, 19, figures)
+    assert auto_tolerance(3.0, 19, figures) < auto_tolerance(3.0, 19, figures[:10])

@@ -125,6 +125,8 @@ def test_stage_table():
     tolerances = stages.with_budgets(stages.STAGES, tolerance=(4.0, 12.5))
     assert [s.tolerance for s in tolerances] == [4.0, 12.5]
     assert [s.tolerance for s in stages.with_budgets(stages.STAGES, tolerance=3.0)] == [3.0, 3.0]
+    mixed = stages.with_budgets(stages.STAGES, tolerance=("auto", 12.5))
+    assert [s.tolerance for s in mixed] == ["auto", 12.5]
     with pytest.raises(ValueError, match="tolerance: 3 values for 2 stages"):
         stages.with_budgets(stages.STAGES, tolerance=(1.0, 2.0, 3.0))
     with pytest.raises(ValueError, match="already fitted"):

@@ -39,3 +39,22 @@ def test_until_before_every_target_is_a_clear_error(tmp_path, capsys):
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path, capsys):
     assert main(["calibrate", "--resume", "--out", str(tmp_path / "none"), "--no-save"]) == 2
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_sampler_options_reach_the_settings():
+    from cli.calibrate_cmd import settings_from_args
+
+    args = build_parser().parse_args(
+        ["calibrate", "--start", "point", "--tolerance", "auto,12.5", "--hold", "3"]
+    )
+    settings = settings_from_args(args)
+    assert (settings.abc.start, settings.abc.hold) == ("point", 3)
+    assert [s.tolerance for s in settings.stages] == ["auto", 12.5]
+
+
+def test_a_bad_tolerance_is_a_clear_error(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["calibrate", "--tolerance", "soon"])
+    assert "--tolerance" in capsys.readouterr().err
