@@ -460,8 +460,13 @@ def calibrate(
             f"({', '.join(r.stage.name for r in runs)}) "
             + (
                 "ABC-SMC with equal weights (replenishment with Metropolis-Hastings moves, "
-                "Drovandi & Pettitt 2011), generation 0 a rejection sample from the prior; see "
-                "calibration/replenishment.py"
+                "Drovandi & Pettitt 2011), generation 0 "
+                + (
+                    "around the point estimate (the moves carry it to the posterior)"
+                    if settings.abc.start == "point"
+                    else "a rejection sample from the prior"
+                )
+                + "; see calibration/replenishment.py"
                 if settings.abc.method == "replenishment"
                 else f"ABC-SMC (pyabc {pyabc.__version__}), generation 0 seeded at the point "
                 "estimate; see calibration/inference.py"
