@@ -88,6 +88,7 @@ STAGES: tuple[Stage, ...] = (
         de_budget=640,
         de_refine=480,
         abc_evaluations=6000,
+        tolerance="auto",
     ),
     Stage(
         name="B",
@@ -110,6 +111,7 @@ STAGES: tuple[Stage, ...] = (
         de_budget=110,
         de_refine=0,
         abc_evaluations=1600,
+        tolerance="auto",
     ),
 )
 

@@ -108,7 +108,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     g.add_argument(
         "--start",
         choices=("prior", "point"),
-        default="prior",
+        default="point",
         help="generation 0: a rejection sample from the prior, or normals around the point "
         "estimate that the moves then carry to the posterior (default %(default)s)",
     )
@@ -118,8 +118,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=None,
         help="final tolerance (a loss), X for every stage or X,Y one per stage, or auto (the "
         "point estimate's distance + chi2_k(0.9) / n, a 90%% region): once reached it is held "
-        "and every particle moves, --hold generations (default: none, the tolerance keeps "
-        "falling)",
+        "and every particle moves, --hold generations (default: the stage table's, auto)",
     )
     g.add_argument(
         "--hold",
