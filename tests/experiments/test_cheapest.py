@@ -18,7 +18,7 @@ from model import Levers, simulate
 pytest.importorskip("platypus", reason="the 'decision' extra (ema-workbench) is not installed")
 
 END, SCALE = "2019-12-31", 20000
-TARGETS = {2019: 160_000}  # between the baseline's and the strongest packages' 2019 totals
+TARGETS = {2019: 200_000}  # between the baseline's and the strongest packages' 2019 totals
 LEVERS = ["known_patient_rule_until", "coverage_rate", "awareness_campaign"]
 
 
@@ -113,7 +113,7 @@ def test_the_report_shows_the_answers_and_the_front(searched, tmp_path):
 
     text = report.write_report(searched, tmp_path / "r").read_text()
     section = text.split("## Cheapest package per target")[1].split("\n## ")[0]
-    assert "| 2019: 160,000 | 0.5 |" in section and "| 2019: 160,000 | 0.9 |" in section
+    assert "| 2019: 200,000 | 0.5 |" in section and "| 2019: 200,000 | 0.9 |" in section
     assert (tmp_path / "r/figures/cheapest.png").stat().st_size > 10_000
     answers = pd.read_csv(tmp_path / "r/tables/cheapest_answers.csv")
     assert len(answers) == 2
