@@ -78,7 +78,7 @@ STAGES: tuple[Stage, ...] = (
             "doctolib_rollout_weeks",
             "choice_logit",
             "choice_age",
-            "choice_child",
+            "choice_child_gap",
             "repeat_odds",
             "repeat_need_ratio",
             "awareness_media",

@@ -25,6 +25,14 @@ START_DATE = dt.date(2018, 9, 15)
 MAX_END_DATE = dt.date(2030, 12, 31)
 
 
+#: Names a file may still hold from an earlier parameterisation, with how to convert them.
+RETIRED: dict[str, str] = {
+    "choice_child": "choice_child (0-19 offset on an intercept at 0-19) was replaced on 25 Nov "
+    "2026 by the centred age parameters: choice_logit_new = choice_logit + 2 choice_age, "
+    "choice_child_gap = choice_child - 4 choice_age (docs/calibration.md)",
+}
+
+
 class ParameterError(ValueError):
     """A parameter has an unknown name, a wrong type or a value outside its allowed range."""
 
@@ -86,9 +94,10 @@ class _Params:
         unknown = sorted(set(values) - known)
         if unknown:
             prefix = f"{where}: " if where else ""
+            hints = "".join(f"; {RETIRED[u]}" for u in unknown if u in RETIRED)
             raise ParameterError(
                 f"{prefix}unknown {cls.__name__.lower()} field(s) {unknown}; "
-                f"allowed: {sorted(known)}"
+                f"allowed: {sorted(known)}{hints}"
             )
         return cls(**values) if base is None else dataclasses.replace(base, **values)
 
@@ -253,21 +262,32 @@ class Uncertainties(_Params):
         True,
     )
     # --- patient choice, awareness, repeat use, capacity ---
+    # The age gradient of choice is parameterised by its level in the middle band (40-59), its
+    # slope from 20-39 up, and the gap between the two end bands (0-19 against 75+): the only
+    # figures on patients' ages are the shares of under-30s, under-40s and 70+, which pin the
+    # level and the young/old gap but not the shape in between. Written as an intercept at 0-19,
+    # a slope and a 0-19 offset, the three traded off in the posterior (|r| 0.91 to 0.97).
     choice_logit: float = _p(
-        -2.0,
+        -2.6,
         -10.0,
         4.0,
-        "log-odds that an eligible, aware, capable patient of an adopting doctor takes a need "
-        "by video (at the 2018 co-payment of 30%)",
+        "log-odds that an eligible, aware, capable patient aged 40-59 of an adopting doctor "
+        "takes a need by video (at the 2018 co-payment of 30%)",
         True,
     )
-    choice_age: float = _p(-0.3, -2.0, 1.0, "log-odds change per age band (0-19 ... 75+)", True)
-    choice_child: float = _p(
-        0.0,
+    choice_age: float = _p(
+        -0.3,
+        -2.0,
+        1.0,
+        "log-odds change per age band from 20-39 up (20-39, 40-59, 60-74, 75+)",
+        True,
+    )
+    choice_child_gap: float = _p(
+        1.2,
         -5.0,
-        3.0,
-        "log-odds effect for the 0-19 band, on top of choice_age (children are often examined "
-        "in person; the under-16 exception makes them eligible everywhere)",
+        8.0,
+        "log-odds of the 0-19 band minus that of the 75+ band (children are often examined in "
+        "person; the under-16 exception makes them eligible everywhere)",
         True,
     )
     choice_copay: float = _p(

@@ -114,13 +114,22 @@ def awareness_probability(region_hazard, doctor_years, awareness_doctor: float):
 def choice_logit(unc, age_band, desert, copay_share: float, shift: float):
     """Log-odds of choosing video for a need, for a first-time user.
 
+    The age term is centred on the 40-59 band (``choice_logit`` is that band's level), linear
+    from 20-39 up; the 0-19 band sits ``choice_child_gap`` above the 75+ band (see
+    :class:`model.params.Uncertainties` for why).
+
     ``copay_share`` is the patient's share of the tariff (1 - coverage); its effect is counted from
     :data:`REFERENCE_COPAY`.
     """
+    band = np.asarray(age_band, dtype=float)
+    age_term = np.where(
+        band == 0,
+        2.0 * unc.choice_age + unc.choice_child_gap,  # the 75+ band's term plus the gap
+        unc.choice_age * (band - 2.0),
+    )
     return (
         unc.choice_logit
-        + unc.choice_age * np.asarray(age_band, dtype=float)
-        + unc.choice_child * (np.asarray(age_band) == 0)
+        + age_term
         + unc.choice_desert * np.asarray(desert, dtype=float)
         - unc.choice_copay * (copay_share - REFERENCE_COPAY)
         + shift

@@ -40,7 +40,7 @@ def tiny_problem(max_evaluations: int = 400) -> StageProblem:
     space = SearchSpace.from_specs(NAMES)
     base = {k: v for k, v in Uncertainties().to_dict().items() if k not in NAMES}
     objective = Objective(space, tuple(targets), tuple(training_seeds(1)), 2000, base)
-    center = space.coords({"choice_logit": -2.5, "open_share": 0.02})
+    center = space.coords({"choice_logit": -3.1, "open_share": 0.02})
     return StageProblem("A", objective, center, max_evaluations)
 
 

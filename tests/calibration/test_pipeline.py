@@ -145,7 +145,7 @@ def test_parameters_are_recovered(tmp_path):
         scale=2000,
         until="2019-03-17",
     )
-    truth = {"choice_logit": -3.0, "open_share": 0.02}
+    truth = {"choice_logit": -3.6, "open_share": 0.02}
     result = recover(settings, tmp_path, truth=truth, progress=False, log=quiet)
     table = result["table"].set_index("parameter")
     for name, value in truth.items():
