@@ -45,7 +45,17 @@ def test_sampler_options_reach_the_settings():
     from cli.calibrate_cmd import settings_from_args
 
     args = build_parser().parse_args(
-        ["calibrate", "--start", "point", "--tolerance", "auto,12.5", "--hold", "3"]
+        [
+            "calibrate",
+            "--stages",
+            "A,B",
+            "--start",
+            "point",
+            "--tolerance",
+            "auto,12.5",
+            "--hold",
+            "3",
+        ]
     )
     settings = settings_from_args(args)
     assert (settings.abc.start, settings.abc.hold) == ("point", 3)
@@ -58,3 +68,21 @@ def test_a_bad_tolerance_is_a_clear_error(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["calibrate", "--tolerance", "soon"])
     assert "--tolerance" in capsys.readouterr().err
+
+
+def test_the_default_run_is_stage_a_on_the_committed_calibration():
+    """The default fits the 2018-2019 stage only (minutes, not hours) and keeps every other
+    uncertainty, the 2020 regime's included, at the committed calibration's values."""
+    import json
+
+    from calibration.pipeline import CALIBRATED_JSON
+    from cli.calibrate_cmd import settings_from_args
+
+    settings = settings_from_args(build_parser().parse_args(["calibrate"]))
+    assert [s.name for s in settings.stages] == ["A"] and settings.replicates == 1
+    committed = json.loads(CALIBRATED_JSON.read_text())["uncertainties"]
+    assert dict(settings.base)["choice_copay"] == committed["choice_copay"]
+    planning = settings_from_args(build_parser().parse_args(["calibrate", "--base", "defaults"]))
+    assert planning.base == ()
+    recovery = settings_from_args(build_parser().parse_args(["calibrate", "--recovery"]))
+    assert recovery.base == ()  # a recovery starts away from its truth (the committed values)
