@@ -462,6 +462,23 @@ class Posterior:
         ]
         return pd.DataFrame(rows, columns=[*fields, "weight", "loss"])
 
+    @classmethod
+    def from_frame(
+        cls, frame: pd.DataFrame, names: list[str] | tuple[str, ...], base: dict[str, Any]
+    ) -> Posterior:
+        """The inverse of :meth:`frame` (a ``posterior.csv``), over the parameters ``names``,
+        the other uncertainties at ``base``; no simulated quantities."""
+        space = SearchSpace.from_specs(list(names))
+        w = frame["weight"].to_numpy(float)
+        return cls(
+            space=space,
+            base={k: v for k, v in base.items() if k not in space.names},
+            x=np.array([space.coords(r) for r in frame[list(names)].to_dict("records")]),
+            weights=w / w.sum(),
+            loss=frame["loss"].to_numpy(float),
+            quantities=np.zeros((len(frame), 0)),
+        )
+
     def ess(self) -> float:
         return ess(self.weights)
 

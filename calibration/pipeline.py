@@ -198,6 +198,68 @@ def _windows_before(stages: tuple[Stage, ...], i: int) -> set[str]:
     return {w for s in stages[:i] for w in s.windows}
 
 
+def point_estimate(
+    settings: CalibrationSettings,
+    stage: Stage,
+    params: tuple[str, ...],
+    fitted: list[Target],
+    base0: dict[str, Any],
+    point: dict[str, float],
+    out_dir: Path,
+    executor,
+    resume: bool = False,
+    progress: bool = True,
+    log=print,
+    sha: str = "",
+) -> tuple[SearchSpace, np.ndarray, float, Any]:
+    """A stage's point estimate: differential evolution (checkpointed in the run folder as
+    ``de-<stage>.json``, resumable) of ``params`` on ``fitted``, started at ``base0``, the other
+    uncertainties at ``point`` (the earlier stages' estimates) else ``base0``; or, with no budget,
+    the start and its loss. Returns ``(space, x, loss, search result or None)``."""
+    seeds = training_seeds(settings.replicates)
+    space = SearchSpace.from_specs(list(params))
+    base_de = {k: v for k, v in {**base0, **point}.items() if k not in space.names}
+    objective = Objective(space, tuple(fitted), tuple(seeds), settings.scale, base_de)
+    start = np.clip(space.coords(base0), space.low, space.high)
+    search = None
+    if stage.de_budget > 0 or stage.de_refine > 0:
+        search_settings = replace(
+            settings.search, budget=max(stage.de_budget, 1), refine=stage.de_refine
+        )
+        log(
+            f"stage {stage.name} ({stage.description}): point estimate of {len(params)} "
+            f"parameters on {len(fitted)} figures (to {last_day(fitted)}), "
+            f"{settings.replicates} replicate seed(s), budget {stage.de_budget} + "
+            f"{stage.de_refine} evaluations"
+        )
+        search = differential_evolution(
+            objective,
+            space.bounds,
+            search_settings,
+            map_fn=executor.map,
+            checkpoint=out_dir / f"de-{stage.name}.json",
+            resume=resume and (out_dir / f"de-{stage.name}.json").is_file(),
+            fingerprint={
+                "settings": {
+                    k: v
+                    for k, v in settings.to_dict().items()
+                    if k not in ("abc", "report_replicates", "predictive_draws")
+                },
+                "stage": stage.to_dict(),
+                "targets_sha256": sha,
+                "space": asdict(space),
+                "fitted": [t.id for t in fitted],
+                "base": base_de,
+            },
+            progress=progress,
+            x0=start,
+        )
+        x, point_loss = search.x, float(search.fun)
+    else:
+        x, point_loss = start, float(objective(start))
+    return space, x, point_loss, search
+
+
 def run_stages(
     settings: CalibrationSettings,
     all_targets: list[Target],
@@ -232,46 +294,10 @@ def run_stages(
             log(f"stage {stage.name}: no parameter left to fit (--params); skipped")
             break
         # a. the point estimate of the new parameters, the earlier ones at theirs
-        space = SearchSpace.from_specs(list(params))
-        base_de = {k: v for k, v in {**base0, **point}.items() if k not in space.names}
-        objective = Objective(space, tuple(fitted), tuple(seeds), settings.scale, base_de)
-        start = np.clip(space.coords(base0), space.low, space.high)
-        search = None
-        if stage.de_budget > 0 or stage.de_refine > 0:
-            search_settings = replace(
-                settings.search, budget=max(stage.de_budget, 1), refine=stage.de_refine
-            )
-            log(
-                f"stage {stage.name} ({stage.description}): point estimate of {len(params)} "
-                f"parameters on {len(fitted)} figures (to {last_day(fitted)}), "
-                f"{settings.replicates} replicate seed(s), budget {stage.de_budget} + "
-                f"{stage.de_refine} evaluations"
-            )
-            search = differential_evolution(
-                objective,
-                space.bounds,
-                search_settings,
-                map_fn=executor.map,
-                checkpoint=out_dir / f"de-{stage.name}.json",
-                resume=resume and (out_dir / f"de-{stage.name}.json").is_file(),
-                fingerprint={
-                    "settings": {
-                        k: v
-                        for k, v in settings.to_dict().items()
-                        if k not in ("abc", "report_replicates", "predictive_draws")
-                    },
-                    "stage": stage.to_dict(),
-                    "targets_sha256": sha,
-                    "space": asdict(space),
-                    "fitted": [t.id for t in fitted],
-                    "base": base_de,
-                },
-                progress=progress,
-                x0=start,
-            )
-            x, point_loss = search.x, float(search.fun)
-        else:
-            x, point_loss = start, float(objective(start))
+        space, x, point_loss, search = point_estimate(
+            settings, stage, params, fitted, base0, point, out_dir, executor, resume, progress,
+            log, sha,
+        )  # fmt: skip
         point = {**point, **space.values(x)}
         # b. the posterior of the new and earlier parameters; the distance on the stage's new
         # windows only: the earlier windows' figures are in the prior (the earlier posterior)
@@ -342,6 +368,51 @@ def _report_runs(
     ]
     runs = ordered_map(executor, _replicate_job, jobs, "report runs", progress)
     return runs[: len(rseeds)], runs[len(rseeds) :], rseeds, idx
+
+
+@dataclass
+class FitReport:
+    """The best set on the report seeds and the posterior draws, against every training figure:
+    the fit table, its metrics and the predictive coverage, with the runs behind them."""
+
+    table: pd.DataFrame
+    metrics: dict[str, Any]
+    coverage: dict[str, Any]
+    best_runs: list[dict]
+    pred_runs: list[dict]
+    report_seeds: list[int]
+    draws: np.ndarray
+
+    def mean_on(self, train_all: list[Target], targets: list[Target]) -> np.ndarray:
+        """The best set's mean over the report seeds of each of ``targets`` (``train_all``
+        order)."""
+        sims = np.array([r["quantities"] for r in self.best_runs])
+        return np.nanmean(sims, axis=0)[[i for i, t in enumerate(train_all) if t in targets]]
+
+
+def fit_report(
+    settings: CalibrationSettings,
+    best: Uncertainties,
+    posterior,
+    train_all: list[Target],
+    fitted: list[Target],
+    bass_pred,
+    executor,
+    progress: bool,
+) -> FitReport:
+    """Run the best set and the posterior draws (:func:`_report_runs`) and score them; the
+    figures in ``fitted`` are marked fitted in the table, the others out of sample."""
+    best_runs, pred_runs, rseeds, draws = _report_runs(
+        settings, best, posterior, train_all, executor, progress
+    )
+    sims = np.array([r["quantities"] for r in best_runs])
+    pred_sims = np.array([r["quantities"] for r in pred_runs])
+    table = report.fit_table(train_all, fitted, sims, pred_sims, bass_pred)
+    metrics = report.metrics(table)
+    metrics["report_runs_stopped"] = int(np.isnan(sims).all(axis=1).sum())
+    metrics["predictive_runs_stopped"] = int(np.isnan(pred_sims).all(axis=1).sum())
+    coverage = predictive.coverage(table)
+    return FitReport(table, metrics, coverage, best_runs, pred_runs, rseeds, draws)
 
 
 def _stage_summary(run: StageRun) -> dict[str, Any]:
@@ -434,18 +505,12 @@ def calibrate(
     log("report: baseline, best set on report seeds, posterior predictive draws")
     bass_fit = bass.fit(last.fitted, seed=settings.search.seed)
     bass_pred = bass.predict(bass_fit, train_all)
-    best_runs, pred_runs, rseeds, draws = _report_runs(
-        settings, best, post, train_all, executor, progress
-    )
-    sims = np.array([r["quantities"] for r in best_runs])
-    pred_sims = np.array([r["quantities"] for r in pred_runs])
     fitted = last.fitted
-    fit_table = report.fit_table(train_all, fitted, sims, pred_sims, bass_pred)
-    fitted_mean = np.nanmean(sims, axis=0)[[i for i, t in enumerate(train_all) if t in fitted]]
-    metrics = report.metrics(fit_table)
-    metrics["report_runs_stopped"] = int(np.isnan(sims).all(axis=1).sum())
-    metrics["predictive_runs_stopped"] = int(np.isnan(pred_sims).all(axis=1).sum())
-    coverage = predictive.coverage(fit_table)
+    checked = fit_report(settings, best, post, train_all, fitted, bass_pred, executor, progress)
+    fit_table, metrics, coverage = checked.table, checked.metrics, checked.coverage
+    best_runs, pred_runs = checked.best_runs, checked.pred_runs
+    rseeds, draws = checked.report_seeds, checked.draws
+    fitted_mean = checked.mean_on(train_all, fitted)
 
     ident = identifiability.table(post)
     corr = identifiability.correlations(post)
