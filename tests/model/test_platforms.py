@@ -19,7 +19,7 @@ END = "2019-09-15"
 SCALE = 1000
 
 
-def run(switch: bool, monkeypatch=None) -> tuple[TeleModel, dict[str, pd.DataFrame]]:
+def run(switch: bool) -> tuple[TeleModel, dict[str, pd.DataFrame]]:
     unc, _ = best_uncertainties()
     inputs = load_inputs()
     m = TeleModel(
