@@ -101,6 +101,7 @@ STAGES: tuple[Stage, ...] = (
             "lockdown_memory",
             "lockdown_memory_weeks",
             "lockdown_threshold",
+            "lockdown_uptake_weeks",
             "lockdown_specialist_drop",
             "phone_choice",
             "covid_waiver_reach",

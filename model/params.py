@@ -396,6 +396,15 @@ class Uncertainties(_Params):
         "half-life in weeks of the remembered stringency (how fast the after-effect fades)",
         True,
     )
+    lockdown_uptake_weeks: float = _p(
+        0.0,
+        0.0,
+        12.0,
+        "half-life in weeks of patients' and doctors' response to a rise of the stringency index "
+        "(learning to book, equip and consult remotely takes weeks; 0: at once); a fall takes "
+        "effect at once, what lingers is lockdown_memory's",
+        True,
+    )
     summer_need_drop: float = _p(
         0.0,
         0.0,

@@ -15,6 +15,9 @@ Two sources of change are kept apart, so that a scenario can have either without
   lingers and fades (``lockdown_memory``, half-life ``lockdown_memory_weeks``), fewer needs arise
   (``lockdown_need_drop``), and doctors under pressure open up (``lockdown_open``, a ratchet on the
   highest stringency so far: equipped doctors stay equipped) and adopt faster (``lockdown_pull``).
+  Patients and doctors take a rise of the index in over weeks (``lockdown_uptake_weeks``: in the
+  first week of the first lockdown, index 88 from 17 March 2020, acts were a sixth of the
+  following week's and a fourteenth of the peak three weeks on), while needs drop at once.
   The three lockdowns are the index's three plateaus: none has a parameter of its own.
 """
 
@@ -79,7 +82,8 @@ class LockdownDemand:
     """The pandemic's weekly demand signals for one run (all zero without it)."""
 
     stringency: np.ndarray  # weekly mean of the daily index, in [0, 1]
-    peak: np.ndarray  # highest weekly stringency so far
+    response: np.ndarray  # the index as patients and doctors have taken it in (rises lag)
+    peak: np.ndarray  # highest weekly response so far
     excess: np.ndarray  # stringency above lockdown_threshold, rescaled to [0, 1]
     memory: np.ndarray  # remembered stringency: the index, or what is left of a higher past
     # value, fading with a half-life in weeks
@@ -87,7 +91,7 @@ class LockdownDemand:
     @classmethod
     def none(cls, n_weeks: int) -> LockdownDemand:
         z = np.zeros(n_weeks)
-        return cls(z, z, z, z)
+        return cls(z, z, z, z, z)
 
 
 def weekly_stringency(daily: np.ndarray, first_day: dt.date, n_weeks: int) -> np.ndarray:
@@ -101,20 +105,41 @@ def weekly_stringency(daily: np.ndarray, first_day: dt.date, n_weeks: int) -> np
     return values.reshape(n_weeks, DAYS_PER_WEEK).mean(axis=1) / 100.0
 
 
+def uptake(index: np.ndarray, half_life_weeks: float) -> np.ndarray:
+    """The index as behaviour follows it: a rise is taken in gradually, a fall at once.
+
+    Each week closes ``1 - 0.5 ** (1 / half_life_weeks)`` of the gap to a higher index (patients
+    learn to book remotely, doctors get equipped and change how they run their lists); when the
+    index falls the response falls with it (what lingers is ``lockdown_memory``'s). A half-life
+    of 0 follows the index exactly.
+    """
+    index = np.asarray(index, float)
+    if half_life_weeks <= 0.0:
+        return index.copy()
+    gain = 1.0 - 0.5 ** (1.0 / half_life_weeks)
+    out = np.empty_like(index)
+    r = 0.0
+    for k, x in enumerate(index):
+        r = x if x <= r else r + gain * (x - r)
+        out[k] = r
+    return out
+
+
 def lockdown_demand(inputs, levers: Levers, unc: Uncertainties, n_weeks: int) -> LockdownDemand:
     """The run's demand signals: the stringency index if the pandemic is on, else zeros."""
     if not (levers.covid and levers.covid_demand):
         return LockdownDemand.none(n_weeks)
     s = weekly_stringency(inputs.stringency, inputs.stringency_start, n_weeks)
+    r = uptake(s, unc.lockdown_uptake_weeks)
     threshold = unc.lockdown_threshold
-    excess = np.clip((s - threshold) / (1.0 - threshold), 0.0, 1.0)
+    excess = np.clip((r - threshold) / (1.0 - threshold), 0.0, 1.0)
     keep = 0.5 ** (1.0 / unc.lockdown_memory_weeks)
     memory = np.empty(n_weeks)
     m = 0.0
     for k in range(n_weeks):
         m = max(excess[k], keep * m)
         memory[k] = m
-    return LockdownDemand(s, np.maximum.accumulate(s), excess, memory)
+    return LockdownDemand(s, r, np.maximum.accumulate(r), excess, memory)
 
 
 def august_share(week: int) -> float:
@@ -183,10 +208,11 @@ def week_policy(
     if avenant9:
         capacity = min(capacity, constants["avenant9_activity_cap"])
 
-    s = peak = excess = memory = 0.0
+    s = response = peak = excess = memory = 0.0
     if demand is not None:
-        s, peak, excess, memory = (
+        s, response, peak, excess, memory = (
             float(demand.stringency[week]),
+            float(demand.response[week]),
             float(demand.peak[week]),
             float(demand.excess[week]),
             float(demand.memory[week]),
@@ -217,7 +243,7 @@ def week_policy(
         subsidy_eur=subsidy,
         open_share=unc.open_share,
         open_shift=unc.lockdown_open * peak,
-        external_multiplier=1.0 + unc.lockdown_pull * s,
+        external_multiplier=1.0 + unc.lockdown_pull * response,
         choice_shift=unc.lockdown_choice * excess + unc.lockdown_memory * memory,
         need_factor=need,
         second_line_need_factor=1.0 - unc.lockdown_specialist_drop * s,

@@ -10,7 +10,7 @@ import pytest
 from model import Levers, Uncertainties, rules
 from model.calendar import n_weeks_until
 from model.inputs import load_inputs
-from model.policy import august_share, lockdown_demand, week_policy, weekly_stringency
+from model.policy import august_share, lockdown_demand, uptake, week_policy, weekly_stringency
 
 INPUTS = load_inputs()
 N_WEEKS = n_weeks_until(dt.date(2021, 12, 31))
@@ -93,6 +93,35 @@ def test_choice_shift_follows_the_excess_over_the_threshold():
     assert august.stringency > 0.4 and august.choice_shift == 0  # masks, but back to the office
     assert april.choice_shift == pytest.approx(4.0 * (april.stringency - 0.6) / 0.4)
     assert np.all(np.diff(demand.peak) >= 0)  # the pressure ratchet never falls
+
+
+def test_uptake_takes_rises_in_over_its_half_life_and_falls_at_once():
+    step = np.array([0.0, 0.8, 0.8, 0.8, 0.8, 0.3, 0.3, 0.9])
+    assert np.array_equal(uptake(step, 0.0), step)  # 0: the index itself
+    r = uptake(step, 2.0)
+    # after two weeks at 0.8 half the gap is closed; the rise never overshoots
+    assert r[2] == pytest.approx(0.4)
+    assert np.all(np.diff(r[:5]) > 0) and np.all(r[:5] < 0.8)
+    assert r[5] == 0.3 and r[6] == 0.3  # a fall at once
+    assert 0.3 < r[7] < 0.9
+    assert np.all(uptake(step, 6.0)[1:5] < r[1:5])  # a longer half-life is slower
+
+
+def test_first_lockdown_is_taken_in_over_weeks_while_needs_drop_at_once():
+    h = Levers(covid=True)
+    unc = Uncertainties(lockdown_uptake_weeks=1.5, lockdown_threshold=0.5, lockdown_choice=4.0)
+    demand = lockdown_demand(INPUTS, h, unc, N_WEEKS)
+    k = week_of("2020-03-21")  # first full week of the first lockdown (index 88)
+    assert demand.stringency[k] > 0.85
+    assert demand.response[k] < 0.7 * demand.stringency[k]
+    assert demand.response[k + 3] > 0.9 * demand.stringency[k]  # three weeks on, nearly all
+    p = policy("2020-03-21", h, unc)
+    assert p.need_factor == pytest.approx(1 - unc.lockdown_need_drop * p.stringency)
+    assert p.external_multiplier == pytest.approx(1 + unc.lockdown_pull * demand.response[k])
+    assert p.choice_shift < policy("2020-04-11", h, unc).choice_shift
+    assert np.all(np.diff(demand.peak) >= 0) and np.all(demand.peak <= demand.stringency.max())
+    instant = lockdown_demand(INPUTS, h, replace(unc, lockdown_uptake_weeks=0.0), N_WEEKS)
+    assert np.array_equal(instant.response, instant.stringency)
 
 
 @pytest.mark.parametrize(
