@@ -57,7 +57,7 @@ from .objective import (
     training_seeds,
 )
 from .quantities import quantities
-from .search import SearchSettings, differential_evolution
+from .search import SearchSettings, differential_evolution, population_size, smallest_budget
 from .stages import Stage
 from .targets import (
     OBSERVED_CSV,
@@ -260,6 +260,22 @@ def point_estimate(
     return space, x, point_loss, search
 
 
+def check_budgets(settings: CalibrationSettings) -> None:
+    """Refuse a differential-evolution budget that would evaluate nothing (a budget below one
+    generation after the initial population leaves the search at its start with loss inf),
+    before any stage runs."""
+    for stage in settings.stages:
+        n = sum(settings.params is None or p in settings.params for p in stage.params)
+        low, npop = smallest_budget(n, settings.search), population_size(n, settings.search)
+        if n and 0 < stage.de_budget < low:
+            raise ValueError(
+                f"--budget: {stage.de_budget} evaluations for stage {stage.name} do not reach one "
+                f"generation of differential evolution (population {npop} = popsize "
+                f"{settings.search.popsize} x {n} parameters, evaluated first); allowed: 0 (no "
+                f"search) or at least {low}"
+            )
+
+
 def run_stages(
     settings: CalibrationSettings,
     all_targets: list[Target],
@@ -274,6 +290,7 @@ def run_stages(
     """The point estimate and the posterior of every stage (None if stopped on purpose)."""
     from . import inference, replenishment
 
+    check_budgets(settings)
     executor = executor or SerialExecutor()
     out_dir = Path(out_dir)
     base0 = base_values(settings)

@@ -86,9 +86,19 @@ class _Recorder:
         return out
 
 
+def population_size(n_params: int, settings: SearchSettings) -> int:
+    """Sets in one generation of differential evolution (scipy's smallest population is 5)."""
+    return max(5, settings.popsize * n_params)
+
+
+def smallest_budget(n_params: int, settings: SearchSettings) -> int:
+    """The smallest budget that runs one generation: the initial population, then one more."""
+    return 2 * population_size(n_params, settings)
+
+
 def _solver(objective, bounds, settings: SearchSettings, recorder, x0=None) -> SteppedSolver:
     n = len(bounds)
-    npop = max(5, settings.popsize * n)  # scipy's smallest population
+    npop = population_size(n, settings)
     maxiter = max(0, settings.budget // npop - 1)
     init: Any = "latinhypercube"
     if x0 is not None and settings.init_spread > 0:

@@ -86,3 +86,13 @@ def test_the_default_run_is_stage_a_on_the_committed_calibration():
     assert planning.base == ()
     recovery = settings_from_args(build_parser().parse_args(["calibrate", "--recovery"]))
     assert recovery.base == ()  # a recovery starts away from its truth (the committed values)
+
+
+def test_a_budget_below_one_generation_is_a_clear_error(tmp_path, capsys):
+    """Stage A has 19 parameters: population 38, so one generation needs 76 evaluations; a
+    smaller budget used to evaluate nothing and report loss inf."""
+    code = main(["calibrate", "--budget", "30", "--out", str(tmp_path), "--no-save"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--budget: 30 evaluations for stage A" in err and "at least 76" in err
+    assert not any(tmp_path.iterdir())  # refused before anything ran or was written
