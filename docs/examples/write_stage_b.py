@@ -1,0 +1,88 @@
+"""Write a stage-B point estimate into the committed calibration (between ``refit_stage_b.py``
+and ``refresh_record.py``, docs/calibration.md "The committed calibration").
+
+    python docs/examples/write_stage_b.py OUT_DIR
+
+Reads OUT_DIR/best.json and OUT_DIR/de-B.json (``refit_stage_b.py``'s), and writes the stage-B
+values into ``calibration/calibrated.json`` (its uncertainties and its stage-B block: parameters,
+point loss, search budget, evaluations and wall time) and into every row of
+``calibration/posterior.csv`` (stage A's posterior: stage B has no posterior of its own yet, so
+its parameters sit at their point estimate in every row; a new parameter gets a new column).
+Both files are written whole or not at all. Then run ``refresh_record.py`` for the fit sections.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from calibration import stages
+from infra.atomic import atomic_write_text
+
+RECORD = Path("calibration/calibrated.json")
+POSTERIOR = Path("calibration/posterior.csv")
+
+
+def main(out: Path) -> dict:
+    best = json.loads((out / "best.json").read_text())
+    search = json.loads((out / "de-B.json").read_text())
+    params = list(next(s for s in stages.STAGES if s.name == "B").params)
+    values = {k: float(best["params"][k]) for k in params}
+    record = json.loads(RECORD.read_text())
+    block = record["stages"]["B"]
+    fp = search["fingerprint"]
+    refine = search.get("refine") or {}
+    start_loss = float(search["evaluated_f"][0])
+    block.update(
+        params=params,
+        point_loss=float(best["loss"]),
+        search={
+            "best_loss": float(best["loss"]),
+            "evaluations": len(search["evaluated_f"]),
+            "budget": [fp["search"]["budget"], fp["search"]["refine"]],
+            "init_spread": fp["search"]["init_spread"],
+            "scale": fp["settings"]["scale"],
+            "replicates": fp["settings"]["replicates"],
+            "start_loss": start_loss,
+            "wall_seconds": round(float(search["elapsed_seconds"])),
+            "refine_steps": refine.get("used", 0),
+        },
+        note=(
+            f"point estimate only: differential evolution of the {len(params)} regime parameters, "
+            f"{fp['search']['budget']} + {fp['search']['refine']} evaluations at 1 agent per "
+            f"{fp['settings']['scale']} persons, {fp['settings']['replicates']} seed, on both "
+            f"windows' figures, the stage-A parameters at the stage-A best set "
+            f"({dt.date.today():%d %b %Y}; loss {start_loss:.2f} at the start -> "
+            f"{best['loss']:.2f}); its parameters are held at these values in every row of the "
+            "stage-A posterior; its ABC posterior is still to run (see docs/calibration.md)"
+        ),
+    )
+    record["uncertainties"].update(values)
+    record["method"] = re.sub(
+        r"its \d+ parameters fixed", f"its {len(params)} parameters fixed", record["method"]
+    )
+    record["unstaged"] = [p for p in record["unstaged"] if p not in params] + [
+        p for p in params if p not in record["stages"]["A"]["params"]
+    ]
+    posterior = pd.read_csv(POSTERIOR)
+    for k, v in values.items():
+        posterior[k] = v
+    tail = [c for c in ("weight", "loss") if c in posterior.columns]
+    posterior = posterior[[c for c in posterior.columns if c not in tail] + tail]
+    text = posterior.to_csv(index=False)
+    record["posterior"]["sha256"] = hashlib.sha256(text.encode()).hexdigest()
+    atomic_write_text(POSTERIOR, text)
+    atomic_write_text(RECORD, json.dumps(record, indent=1) + "\n")
+    return record
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(Path(sys.argv[1]))
