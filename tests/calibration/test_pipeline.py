@@ -33,7 +33,7 @@ def quiet(*args, **kwargs):
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("calibration")
-    stage = Stage("A", "toy", ("2018-2019",), TWO, de_budget=10, de_refine=0, abc_evaluations=80)
+    stage = Stage("A", "toy", ("2018-2019",), TWO, de_budget=20, de_refine=0, abc_evaluations=80)
     settings = CalibrationSettings(
         search=SearchSettings(popsize=5, seed=0),
         abc=AbcSettings(population=10, generations=1, seed=0),
@@ -135,7 +135,7 @@ def test_parameters_are_recovered(tmp_path):
     """Figures to 17 Mar 2019 simulated at a known set; the 90% credible intervals of the two
     parameters hold the true values."""
     stage = Stage(
-        "A", "recovery", ("2018-2019",), TWO, de_budget=10, de_refine=0, abc_evaluations=260
+        "A", "recovery", ("2018-2019",), TWO, de_budget=20, de_refine=0, abc_evaluations=260
     )
     settings = CalibrationSettings(
         search=SearchSettings(popsize=5, seed=0),

@@ -19,25 +19,25 @@ SMALL = {"seed": 3, "end": "2019-06-30", "scale": 5000}
 def test_batch_run_returns_the_reporters_and_simulates_acts_bit_for_bit():
     rows = mesa.batch_run(
         TeleModel,
-        parameters={"coverage_rate": [0.7, 1.0]},
+        parameters={"digital_inclusion": [0.0, 1.0]},
         max_steps=70,
         iterations=1,
         number_processes=1,
         display_progress=False,
     )
-    assert [r["coverage_rate"] for r in rows] == [0.7, 1.0]
+    assert [r["digital_inclusion"] for r in rows] == [0.0, 1.0]
     # Mesa steps while model.steps <= max_steps: 71 weeks, the last one reported as step 70
     end = week_start(70) + dt.timedelta(days=6)
     for row in rows:
         assert row["Step"] == 70 and set(model_reporters()) <= set(row)
         assert row["week_start"] == week_start(70)
-        w = simulate(levers={"coverage_rate": row["coverage_rate"]}, seed=0, end=end)
+        w = simulate(levers={"digital_inclusion": row["digital_inclusion"]}, seed=0, end=end)
         assert len(w) == 71
         assert row["acts_total"] == w["acts"].sum()
         assert row["acts"] == w["acts"].iloc[-1]
         assert row["adopting_doctors"] == w["adopting_doctors"].iloc[-1]
         assert row["patients_ever"] == w["patients_ever"].iloc[-1]
-    assert rows[1]["acts_total"] > rows[0]["acts_total"]  # full coverage does something
+    assert rows[1]["acts_total"] > rows[0]["acts_total"]  # enabling the excluded does something
 
 
 def test_keywords_build_what_simulate_runs_and_the_collector_holds_its_weekly_frame():
