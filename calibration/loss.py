@@ -20,7 +20,7 @@ share, ``point``       0.03       three percentage points
 share, ``approx``      0.05       a rounded share ("two thirds", "about 15%")
 =====================  =========  ==============================================================
 
-Weights are 1 except: ``s_doctolib_year1`` 0.5 (a platform's own claim, not a CNAM count) and
+Weights are 1 except: ``s_doctolib_2019_09`` 0.5 (a platform's own claim, not a CNAM count) and
 ``m_aug2019`` 0.5 (the lower bound is implied by ``m_aug2019_approx`` for the same month: half
 weight so that month is not counted twice).
 """
@@ -39,7 +39,7 @@ TOLERANCE = {
     ("share", "approx"): 0.05,
     ("share", "lower"): 0.03,
 }
-WEIGHT_OVERRIDES = {"s_doctolib_year1": 0.5, "m_aug2019": 0.5}
+WEIGHT_OVERRIDES = {"s_doctolib_2019_09": 0.5, "m_aug2019": 0.5}
 #: The smallest simulated count used on the log scale (a run with no acts still gets a finite,
 #: large error instead of -inf).
 COUNT_FLOOR = 0.5

@@ -6,8 +6,9 @@ docs/calibration.md: after stage B's point was written into both).
 
 Runs the best set on the 20 report seeds and 100 posterior draws on fresh seeds through the
 pipeline's own report step, at 1 agent per 100 persons, against every training figure of both
-windows; writes the fit table and the record's ``fit``, ``predictive``, ``loss_report_seeds`` and
-``model_commit`` (the model the figures were computed with).
+windows; writes the fit table and the record's ``fit``, ``predictive``, ``loss_report_seeds``,
+``model_commit`` (the model the figures were computed with) and ``fit_targets_sha256`` (the
+targets file they were scored against; ``targets_sha256`` stays that of the sampling).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pandas as pd
 from calibration import bass, pipeline
 from calibration.inference import Posterior
 from calibration.loss import loss
-from calibration.targets import load_targets, training_targets
+from calibration.targets import OBSERVED_CSV, file_sha256, load_targets, training_targets
 from infra.atomic import atomic_write_text
 from infra.execution import make_executor
 from infra.provenance import git
@@ -48,6 +49,7 @@ def main(fit_table_path: Path, workers: int = 2) -> dict:
         predictive=checked.coverage,
         loss_report_seeds=loss(first, checked.mean_on(train_all, first)),
         model_commit=git(pipeline.ROOT, "log", "-1", "--format=%H", "--", "model/"),
+        fit_targets_sha256=file_sha256(OBSERVED_CSV),
     )
     checked.table.to_csv(fit_table_path, index=False)
     atomic_write_text(RECORD, json.dumps(record, indent=1) + "\n")

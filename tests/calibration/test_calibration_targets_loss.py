@@ -148,6 +148,6 @@ def test_loss_is_log_scale_for_counts_and_one_sided_for_lower_bounds():
 
 def test_documented_weights():
     targets = {t.id: t for t in load_targets()}
-    assert weight(targets["s_doctolib_year1"]) == 0.5
+    assert weight(targets["s_doctolib_2019_09"]) == 0.5
     assert weight(targets["m_aug2019"]) == 0.5
     assert weight(targets["s_idf_year1"]) == 1.0
