@@ -35,7 +35,16 @@ def main(out: Path) -> dict:
     params = list(next(s for s in stages.STAGES if s.name == "B").params)
     values = {k: float(best["params"][k]) for k in params}
     record = json.loads(RECORD.read_text())
-    block = record["stages"]["B"]
+    stage = next(s for s in stages.STAGES if s.name == "B")
+    block = record["stages"].setdefault(  # a record written by `--stages A` has no B block
+        "B",
+        {
+            "abc": None,
+            "description": stage.description,
+            "fitted_targets": len(search["fingerprint"]["fitted"]),
+            "windows": list(stage.windows),
+        },
+    )
     fp = search["fingerprint"]
     refine = search.get("refine") or {}
     start_loss = float(search["evaluated_f"][0])
@@ -64,9 +73,22 @@ def main(out: Path) -> dict:
         ),
     )
     record["uncertainties"].update(values)
-    record["method"] = re.sub(
-        r"its \d+ parameters fixed", f"its {len(params)} parameters fixed", record["method"]
+    clause = (
+        "; stage B: a point estimate by differential evolution given the stage-A best set (its "
+        f"{len(params)} parameters fixed in the posterior)"
     )
+    method = record["method"]
+    record["method"] = (
+        re.sub(r"its \d+ parameters fixed", f"its {len(params)} parameters fixed", method)
+        if "stage B:" in method
+        else method + clause
+    )
+    post = record["posterior"]
+    if "note" not in post:
+        post["note"] = (
+            f"stage {post['stage']} posterior; the stage-B parameters at their point estimate "
+            "(refit given stage A's best set) in every row"
+        )
     record["unstaged"] = [p for p in record["unstaged"] if p not in params] + [
         p for p in params if p not in record["stages"]["A"]["params"]
     ]
