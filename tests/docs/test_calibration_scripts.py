@@ -12,7 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("script", ["refit_stage_b.py", "write_stage_b.py", "refresh_record.py"])
+@pytest.mark.parametrize(
+    "script", ["refine_stage_a.py", "refit_stage_b.py", "write_stage_b.py", "refresh_record.py"]
+)
 def test_the_script_imports_and_prints_its_usage(script):
     done = subprocess.run(
         [sys.executable, str(ROOT / "docs" / "examples" / script)],
