@@ -260,12 +260,17 @@ def point_estimate(
     return space, x, point_loss, search
 
 
+def stage_params(settings: CalibrationSettings, stage: Stage) -> tuple[str, ...]:
+    """The parameters a stage fits: its own, restricted to ``settings.params`` if given."""
+    return tuple(p for p in stage.params if settings.params is None or p in settings.params)
+
+
 def check_budgets(settings: CalibrationSettings) -> None:
     """Refuse a differential-evolution budget that would evaluate nothing (a budget below one
     generation after the initial population leaves the search at its start with loss inf),
     before any stage runs."""
     for stage in settings.stages:
-        n = sum(settings.params is None or p in settings.params for p in stage.params)
+        n = len(stage_params(settings, stage))
         low, npop = smallest_budget(n, settings.search), population_size(n, settings.search)
         if n and 0 < stage.de_budget < low:
             raise ValueError(
@@ -306,7 +311,7 @@ def run_stages(
         if not fitted or (new_windows and not any(window(t) in new_windows for t in fitted)):
             log(f"stage {stage.name}: no fitted figure in {sorted(new_windows)}; skipped")
             break
-        params = tuple(p for p in stage.params if settings.params is None or p in settings.params)
+        params = stage_params(settings, stage)
         if not params:
             log(f"stage {stage.name}: no parameter left to fit (--params); skipped")
             break
