@@ -17,36 +17,36 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize
 
-from calibration.loss import loss
-from calibration.objective import guarded_run
-from calibration.quantities import quantities
+from calibration.objective import Objective, SearchSpace
+from calibration.pipeline import CALIBRATED_JSON as RECORD
 from calibration.targets import load_targets, training_targets
-from infra.atomic import atomic_write_text
+from infra.atomic import atomic_write_json
 from model import ParameterError, Uncertainties
-
-RECORD = Path("calibration/calibrated.json")
 
 
 def main(names: list[str], start: list[float], evaluations: int = 200, seeds: int = 3) -> dict:
     record = json.loads(RECORD.read_text())
     base = record["uncertainties"]
     fitted = training_targets(load_targets(), None, windows=("2018-2019",))
-    seed_list = list(range(1, seeds + 1))
+    space = SearchSpace.from_specs(names)
+    objective = Objective(
+        space,
+        tuple(fitted),
+        tuple(range(1, seeds + 1)),
+        100,
+        {k: v for k, v in base.items() if k not in space.names},
+    )
 
-    def score(values: dict) -> float:
-        try:
-            unc = Uncertainties.from_dict({**base, **values})
+    def score(values: dict) -> float:  # in parameter values, as Nelder-Mead searches them
+        try:  # out of range: refused, not clipped as the objective would
+            Uncertainties.from_dict({**base, **values})
         except ParameterError:
             return float("inf")
-        runs = [guarded_run(unc, s, "2019-09-15", 100) for s in seed_list]
-        if any(isinstance(r, float) for r in runs):
-            return float("inf")
-        return loss(fitted, np.mean([quantities(r, fitted) for r in runs], axis=0))
+        return objective(space.coords({**base, **values}))
 
     before = score({})
     result = minimize(
@@ -68,12 +68,12 @@ def main(names: list[str], start: list[float], evaluations: int = 200, seeds: in
             "method": "scipy Nelder-Mead on the 2018-2019 training figures",
             "params": names,
             "start": [float(v) for v in start],
-            "seeds": seed_list,
+            "seeds": list(objective.seeds),
             "scale": 100,
             "evaluations": int(result.nfev),
             **out,
         }
-        atomic_write_text(RECORD, json.dumps(record, indent=1) + "\n")
+        atomic_write_json(RECORD, record)
     return out
 
 

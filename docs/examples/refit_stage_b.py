@@ -38,7 +38,7 @@ def main(
     workers: int = 2,
 ) -> dict:
     out.mkdir(parents=True, exist_ok=True)
-    base = json.loads(Path("calibration/calibrated.json").read_text())["uncertainties"]
+    base = json.loads(pipeline.CALIBRATED_JSON.read_text())["uncertainties"]
     base = {**base, **(start or {})}
     stage = replace(
         next(s for s in stages.STAGES if s.name == "B"), de_budget=budget, de_refine=refine

@@ -23,19 +23,17 @@ from calibration import bass, pipeline
 from calibration.inference import Posterior
 from calibration.loss import loss
 from calibration.targets import OBSERVED_CSV, file_sha256, load_targets, training_targets
-from infra.atomic import atomic_write_text
+from infra.atomic import atomic_write_json
 from infra.execution import make_executor
 from infra.provenance import git
 from model import Uncertainties
 
-RECORD = Path("calibration/calibrated.json")
-
 
 def main(fit_table_path: Path, workers: int = 2) -> dict:
-    record = json.loads(RECORD.read_text())
+    record = json.loads(pipeline.CALIBRATED_JSON.read_text())
     best = Uncertainties.from_dict(record["uncertainties"])
     names = record["stages"][record["posterior"]["stage"]]["params"]
-    post = Posterior.from_frame(pd.read_csv("calibration/posterior.csv"), names, best.to_dict())
+    post = Posterior.from_frame(pd.read_csv(pipeline.POSTERIOR_CSV), names, best.to_dict())
     settings = pipeline.CalibrationSettings(scale=100, report_replicates=20, predictive_draws=100)
     targets = load_targets()
     train_all = training_targets(targets)
@@ -52,7 +50,7 @@ def main(fit_table_path: Path, workers: int = 2) -> dict:
         fit_targets_sha256=file_sha256(OBSERVED_CSV),
     )
     checked.table.to_csv(fit_table_path, index=False)
-    atomic_write_text(RECORD, json.dumps(record, indent=1) + "\n")
+    atomic_write_json(pipeline.CALIBRATED_JSON, record)
     return record
 
 

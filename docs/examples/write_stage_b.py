@@ -23,29 +23,28 @@ from pathlib import Path
 import pandas as pd
 
 from calibration import stages
-from infra.atomic import atomic_write_text
-
-RECORD = Path("calibration/calibrated.json")
-POSTERIOR = Path("calibration/posterior.csv")
+from calibration.pipeline import CALIBRATED_JSON as RECORD
+from calibration.pipeline import POSTERIOR_CSV as POSTERIOR
+from infra.atomic import atomic_write_json, atomic_write_text
 
 
 def main(out: Path) -> dict:
     best = json.loads((out / "best.json").read_text())
     search = json.loads((out / "de-B.json").read_text())
-    params = list(next(s for s in stages.STAGES if s.name == "B").params)
+    fp = search["fingerprint"]
+    stage = next(s for s in stages.STAGES if s.name == "B")
+    params = list(stage.params)
     values = {k: float(best["params"][k]) for k in params}
     record = json.loads(RECORD.read_text())
-    stage = next(s for s in stages.STAGES if s.name == "B")
     block = record["stages"].setdefault(  # a record written by `--stages A` has no B block
         "B",
         {
             "abc": None,
             "description": stage.description,
-            "fitted_targets": len(search["fingerprint"]["fitted"]),
+            "fitted_targets": len(fp["fitted"]),
             "windows": list(stage.windows),
         },
     )
-    fp = search["fingerprint"]
     refine = search.get("refine") or {}
     start_loss = float(search["evaluated_f"][0])
     block.update(
@@ -89,9 +88,8 @@ def main(out: Path) -> dict:
             f"stage {post['stage']} posterior; the stage-B parameters at their point estimate "
             "(refit given stage A's best set) in every row"
         )
-    record["unstaged"] = [p for p in record["unstaged"] if p not in params] + [
-        p for p in params if p not in record["stages"]["A"]["params"]
-    ]
+    # what the posterior's stages leave at their point (as calibrate writes it)
+    record["unstaged"] = stages.unstaged(stages.select([post["stage"]]))
     posterior = pd.read_csv(POSTERIOR)
     for k, v in values.items():
         posterior[k] = v
@@ -100,7 +98,7 @@ def main(out: Path) -> dict:
     text = posterior.to_csv(index=False)
     record["posterior"]["sha256"] = hashlib.sha256(text.encode()).hexdigest()
     atomic_write_text(POSTERIOR, text)
-    atomic_write_text(RECORD, json.dumps(record, indent=1) + "\n")
+    atomic_write_json(RECORD, record)
     return record
 
 
