@@ -18,7 +18,8 @@ Mappings decided here (and stated in ``docs/calibration.md``):
   is ``patients_ever``); doctors = ``billing_doctors_liberal`` at the end of the range;
 * doctors billing in a week = liberal doctors with at least one act that week
   (``billing_doctors_week_liberal``), averaged over the range's weeks; as a share, over all liberal
-  doctors (``liberal_doctors``);
+  doctors (``liberal_doctors``); for the scope ``general_practitioner``, liberal GPs billing
+  (``billing_doctors_week_gp``) over all liberal GPs (``general_practitioners``);
 * acts by the patient's own treating doctor = acts on the médecin-traitant tie (``acts_own_mt``).
 
 A frame may lack a column (the Bass baseline has only acts and doctors): the quantity is NaN.
@@ -126,6 +127,11 @@ def quantity(tables: Tables, t: Target) -> float:
         return tables.stock("billing_doctors_liberal", b)
     if t.kind in ("doctors_billing_weekly", "share_of_doctors_billing_weekly"):
         weeks = ((b - a).days + 1) / 7.0
+        if t.scope == "general_practitioner":  # GPs billing, a share of GPs
+            billing = tables.flow("billing_doctors_week_gp", a, b) / weeks
+            if t.kind == "doctors_billing_weekly":
+                return billing
+            return _ratio(billing, tables.flow("general_practitioners", a, b) / weeks)
         billing = tables.flow("billing_doctors_week_liberal", a, b) / weeks
         if t.kind == "doctors_billing_weekly":
             return billing

@@ -389,7 +389,7 @@ class TeleModel(mesa.Model):
         self.billed = np.zeros(nd, dtype=bool)
         self._hazard = np.zeros(nd, dtype=np.float64)
         self._open = np.zeros(nd, dtype=bool)
-        self._open_share = None  # (reference openness, shift) in force
+        self._open_share = None  # (reference openness, shift, second-line shift) in force
         self._effects = rules.openness_effects(
             uncertainties, doctors.age60, doctors.urban, doctors.group, doctors.kind
         )
@@ -502,6 +502,7 @@ class TeleModel(mesa.Model):
         self.out_adopting_type = np.zeros((w, len(DOCTOR_TYPES)), dtype=np.int64)
         self.out_billing_liberal = np.zeros(w, dtype=np.int64)
         self.out_billing_week_liberal = np.zeros(w, dtype=np.int64)
+        self.out_billing_week_gp = np.zeros(w, dtype=np.int64)
         self.out_acts_own_mt = np.zeros(w, dtype=np.float64)
         self.out_new_phone = np.zeros(w, dtype=np.int64)
         self.out_stringency = np.zeros(w, dtype=np.float64)
@@ -537,14 +538,16 @@ class TeleModel(mesa.Model):
         self.datacollector.collect(self)
 
     # --- doctors ------------------------------------------------------------------------------
-    def _update_openness(self, share: float, shift: float) -> None:
+    def _update_openness(self, pol: WeekPolicy) -> None:
         """Recompute who is open when the reference openness or the pressure shift changes
         (openness never reverts: an equipped doctor stays open)."""
-        if (share, shift) == self._open_share:
+        key = (pol.open_share, pol.open_shift, pol.second_line_open_shift)
+        if key == self._open_share:
             return
         d = self.pop.doctors
-        self._open |= d.open_u < rules.open_probability(share, self._effects + shift)
-        self._open_share = (share, shift)
+        shift = rules.by_line(pol.open_shift, pol.second_line_open_shift, self._second_line)
+        self._open |= d.open_u < rules.open_probability(pol.open_share, self._effects + shift)
+        self._open_share = key
         self._open_cell = np.bincount(self._cell[self._open], minlength=self._n_cells)
         self._n_open = int(self._open_cell.sum())
 
@@ -568,7 +571,7 @@ class TeleModel(mesa.Model):
         self.platform[idx[d.platform_u[idx] < p_doc]] = 0
 
     def _doctor_adoption(self, k: int, pol: WeekPolicy) -> None:
-        self._update_openness(pol.open_share, pol.open_shift)
+        self._update_openness(pol)
         self._switch_to_doctolib(pol)
         d, unc = self.pop.doctors, self.unc
         idx = np.flatnonzero(self._open & ~self.adopted)
@@ -584,8 +587,11 @@ class TeleModel(mesa.Model):
             where=self._open_cell > 0,
         )[self._cell[idx]]
         multiplier = 1.0 + unc.subsidy_effect * pol.subsidy_eur / 1000.0
+        external = rules.by_line(
+            pol.external_multiplier, pol.second_line_external_multiplier, self._second_line[idx]
+        )
         hazard = rules.adoption_hazard(
-            unc.p_external * pol.external_multiplier, pull, unc.q_imitation, peer, multiplier
+            unc.p_external * external, pull, unc.q_imitation, peer, multiplier
         )
         self._hazard[idx] += hazard * DT
         hit = self._hazard[idx] >= d.clock[idx]
@@ -1021,6 +1027,7 @@ class TeleModel(mesa.Model):
         self.billed[acting] = True
         self._n_billing_liberal += int(self._liberal[newly_billed].sum())
         self.out_billing_week_liberal[k] = int(self._liberal[acting].sum())
+        self.out_billing_week_gp[k] = int((d.kind[acting] == GP).sum())
 
         def tally(keys, size):
             return np.bincount(keys, weights=n_acts, minlength=size)

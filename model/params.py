@@ -267,6 +267,9 @@ class Uncertainties(_Params):
     # figures on patients' ages are the shares of under-30s, under-40s and 70+, which pin the
     # level and the young/old gap but not the shape in between. Written as an intercept at 0-19,
     # a slope and a 0-19 offset, the three traded off in the posterior (|r| 0.91 to 0.97).
+    # With a straight line from 20-39 up, the three shares could not hold together: a fit had
+    # children (0-19) at 30% of patients and 20-39 at 25%, where the shares imply about 11% and
+    # 45% (under-30s +10 points); ``choice_young`` lets the 20-39 band sit off the line.
     choice_logit: float = _p(
         -2.6,
         -10.0,
@@ -288,6 +291,14 @@ class Uncertainties(_Params):
         8.0,
         "log-odds of the 0-19 band minus that of the 75+ band (children are often examined in "
         "person; the under-16 exception makes them eligible everywhere)",
+        True,
+    )
+    choice_young: float = _p(
+        0.0,
+        -2.0,
+        4.0,
+        "log-odds of the 20-39 band above the linear age trend (young working adults: digital "
+        "natives, short of time, booking online; 0 keeps the linear trend)",
         True,
     )
     choice_copay: float = _p(
@@ -363,6 +374,22 @@ class Uncertainties(_Params):
         0.9,
         "further share of specialists' and hospital doctors' consultation needs lost at "
         "stringency 100 (follow-ups postponed, while first-line care went on)",
+        True,
+    )
+    lockdown_second_line_pressure: float = _p(
+        1.0,
+        0.0,
+        1.0,
+        "share of the lockdown's pressure to open up and adopt (lockdown_open, lockdown_pull) "
+        "felt by specialists and hospital doctors, whose follow-ups were postponed (1: as GPs)",
+        True,
+    )
+    lockdown_second_line_lag_weeks: float = _p(
+        0.0,
+        0.0,
+        12.0,
+        "weeks added to lockdown_uptake_weeks for specialists and hospital doctors: their "
+        "follow-ups were first postponed, then moved to video (0: as GPs)",
         True,
     )
     lockdown_choice: float = _p(

@@ -66,7 +66,9 @@ class WeekPolicy:
     subsidy_eur: float  # equipment aid a doctor adopting this week can claim
     open_share: float  # openness of reference doctors
     open_shift: float  # log-odds shift of every doctor's openness (pressure; only ever rises)
-    external_multiplier: float  # multiplier on the external adoption pull
+    second_line_open_shift: float  # the same for specialists and hospital doctors
+    external_multiplier: float  # multiplier on the external adoption pull (first line)
+    second_line_external_multiplier: float  # the same for specialists and hospital doctors
     choice_shift: float  # log-odds shift of patients' video choice
     need_factor: float  # multiplier of consultation needs (lockdowns, August)
     second_line_need_factor: float  # extra multiplier for specialists and hospital doctors
@@ -87,11 +89,13 @@ class LockdownDemand:
     excess: np.ndarray  # stringency above lockdown_threshold, rescaled to [0, 1]
     memory: np.ndarray  # remembered stringency: the index, or what is left of a higher past
     # value, fading with a half-life in weeks
+    second_response: np.ndarray  # the response of specialists and hospital doctors (slower)
+    second_peak: np.ndarray  # its highest weekly value so far
 
     @classmethod
     def none(cls, n_weeks: int) -> LockdownDemand:
         z = np.zeros(n_weeks)
-        return cls(z, z, z, z, z)
+        return cls(z, z, z, z, z, z, z)
 
 
 def weekly_stringency(daily: np.ndarray, first_day: dt.date, n_weeks: int) -> np.ndarray:
@@ -139,7 +143,10 @@ def lockdown_demand(inputs, levers: Levers, unc: Uncertainties, n_weeks: int) ->
     for k in range(n_weeks):
         m = max(excess[k], keep * m)
         memory[k] = m
-    return LockdownDemand(s, r, np.maximum.accumulate(r), excess, memory)
+    second = uptake(s, unc.lockdown_uptake_weeks + unc.lockdown_second_line_lag_weeks)
+    return LockdownDemand(
+        s, r, np.maximum.accumulate(r), excess, memory, second, np.maximum.accumulate(second)
+    )
 
 
 def august_share(week: int) -> float:
@@ -208,15 +215,18 @@ def week_policy(
     if avenant9:
         capacity = min(capacity, constants["avenant9_activity_cap"])
 
-    s = response = peak = excess = memory = 0.0
+    s = response = peak = excess = memory = second_response = second_peak = 0.0
     if demand is not None:
-        s, response, peak, excess, memory = (
+        s, response, peak, excess, memory, second_response, second_peak = (
             float(demand.stringency[week]),
             float(demand.response[week]),
             float(demand.peak[week]),
             float(demand.excess[week]),
             float(demand.memory[week]),
+            float(demand.second_response[week]),
+            float(demand.second_peak[week]),
         )
+    second_line = unc.lockdown_second_line_pressure
     need = (1.0 - unc.lockdown_need_drop * s) * (1.0 - unc.summer_need_drop * august_share(week))
 
     points = 0.0
@@ -244,6 +254,8 @@ def week_policy(
         open_share=unc.open_share,
         open_shift=unc.lockdown_open * peak,
         external_multiplier=1.0 + unc.lockdown_pull * response,
+        second_line_open_shift=second_line * unc.lockdown_open * second_peak,
+        second_line_external_multiplier=1.0 + second_line * unc.lockdown_pull * second_response,
         choice_shift=unc.lockdown_choice * excess + unc.lockdown_memory * memory,
         need_factor=need,
         second_line_need_factor=1.0 - unc.lockdown_specialist_drop * s,

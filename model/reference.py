@@ -24,7 +24,7 @@ from .inputs import DOCTOR_TYPES, Inputs
 from .model import TeleModel
 from .params import Levers, Uncertainties
 from .policy import lockdown_demand, week_policy
-from .population import HOSPITAL, SPECIALIST, Population, build_population
+from .population import GP, HOSPITAL, SPECIALIST, Population, build_population
 
 DT = 1.0 / WEEKS_PER_YEAR
 
@@ -64,9 +64,14 @@ class DoctorAgent(mesa.Agent):
         other_pull = float(m.platforms[1].pull(m.policy, m.pop.doctors, idx))
         peer = m.peer_share[self.cell]
         multiplier = 1.0 + m.unc.subsidy_effect * m.policy.subsidy_eur / 1000.0
+        external = rules.by_line(
+            m.policy.external_multiplier,
+            m.policy.second_line_external_multiplier,
+            self.kind in (SPECIALIST, HOSPITAL),
+        )
         hazard = float(
             rules.adoption_hazard(
-                m.unc.p_external * m.policy.external_multiplier,
+                m.unc.p_external * external,
                 doc_pull + other_pull,
                 m.unc.q_imitation,
                 peer,
@@ -192,6 +197,7 @@ class ReferenceModel(mesa.Model):
         self.demand = lockdown_demand(inputs, levers, uncertainties, self.n_weeks)
         d = self.pop.doctors
         self.effects = rules.openness_effects(uncertainties, d.age60, d.urban, d.group, d.kind)
+        self.second_line = np.isin(d.kind, (SPECIALIST, HOSPITAL))
         codes = inputs.regions.region_code.to_numpy()
         is_idf = (codes == ILE_DE_FRANCE)[d.region]
         self.client = d.client_u < rules.logistic(
@@ -258,9 +264,10 @@ class ReferenceModel(mesa.Model):
         self.policy = week_policy(
             k, self.levers, self.unc, self.inputs.events, self.inputs.constants, total, self.demand
         )
-        open_p = rules.open_probability(
-            self.policy.open_share, self.effects + self.policy.open_shift
+        shift = rules.by_line(
+            self.policy.open_shift, self.policy.second_line_open_shift, self.second_line
         )
+        open_p = rules.open_probability(self.policy.open_share, self.effects + shift)
         n_cells = self.peer_share.size
         n_open, n_adopted = np.zeros(n_cells), np.zeros(n_cells)
         for doc in self.doctors:
@@ -315,6 +322,7 @@ class ReferenceModel(mesa.Model):
                 self.out_new_phone[k] += not tie[3]
                 self.regions[patient.region].users += 1.0
         self.out_billing_week_liberal[k] = len(liberal_billing)
+        self.out_billing_week_gp[k] = sum(self.doctors[doc].kind == GP for doc in liberal_billing)
 
     def on_mt_tie(self, doc: int, patient: PatientAgent, repeat: bool, tie) -> bool:
         """Whether an act is on the patient's médecin-traitant tie (the doctor's own list)."""

@@ -98,6 +98,12 @@ def eligible_share(eligible_, waiver: float):
     return e + (1.0 - e) * waiver
 
 
+def by_line(first: float, second: float, second_line):
+    """Each doctor's value of a lockdown term: ``second`` for specialists and hospital doctors
+    (``second_line``), ``first`` for the others."""
+    return np.where(np.asarray(second_line, dtype=bool), second, first)
+
+
 def capability_threshold(base_capable, boost: float):
     """Share able to do a video consultation after inclusion levers lift a share of the rest."""
     base = np.asarray(base_capable, dtype=float)
@@ -115,7 +121,8 @@ def choice_logit(unc, age_band, desert, copay_share: float, shift: float):
     """Log-odds of choosing video for a need, for a first-time user.
 
     The age term is centred on the 40-59 band (``choice_logit`` is that band's level), linear
-    from 20-39 up; the 0-19 band sits ``choice_child_gap`` above the 75+ band (see
+    from 20-39 up, with the 20-39 band ``choice_young`` above that line; the 0-19 band sits
+    ``choice_child_gap`` above the 75+ band (see
     :class:`model.params.Uncertainties` for why).
 
     ``copay_share`` is the patient's share of the tariff (1 - coverage); its effect is counted from
@@ -125,7 +132,7 @@ def choice_logit(unc, age_band, desert, copay_share: float, shift: float):
     age_term = np.where(
         band == 0,
         2.0 * unc.choice_age + unc.choice_child_gap,  # the 75+ band's term plus the gap
-        unc.choice_age * (band - 2.0),
+        unc.choice_age * (band - 2.0) + unc.choice_young * (band == 1),
     )
     return (
         unc.choice_logit

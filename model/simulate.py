@@ -24,7 +24,7 @@ from .params import (
     coerce_uncertainties,
     read_parameter_file,
 )
-from .population import SPECIALIST
+from .population import GP, SPECIALIST
 
 #: Persons per patient agent by default: fine enough for smooth national and regional series,
 #: coarse enough for a run to end-2021 in well under two seconds.
@@ -186,6 +186,8 @@ def frames(m: TeleModel) -> dict[str, pd.DataFrame]:
     weekly["billing_doctors_liberal"] = m.out_billing_liberal
     weekly["billing_doctors_week_liberal"] = m.out_billing_week_liberal
     weekly["liberal_doctors"] = int((m.pop.doctors.kind <= SPECIALIST).sum())
+    weekly["billing_doctors_week_gp"] = m.out_billing_week_gp
+    weekly["general_practitioners"] = int((m.pop.doctors.kind == GP).sum())
     weekly["acts_own_mt"] = m.out_acts_own_mt
     weekly["open_doctors"] = m.out_open
     new = m.out_new_age.sum(axis=1)

@@ -33,10 +33,10 @@ def test_targets_file_is_typed_and_complete():
     ids = {t.id for t in targets}
     assert len(ids) == len(targets)
     train = training_targets(targets)
-    assert len(train) == 37
-    # 25 figures of 2018-2019 and 12 of the 2020 regime, each window on its own
+    assert len(train) == 38
+    # 25 figures of 2018-2019 and 13 of the 2020 regime, each window on its own
     assert len(training_targets(targets, windows=("2018-2019",))) == 25
-    assert len(training_targets(targets, windows=("2020",))) == 12
+    assert len(training_targets(targets, windows=("2020",))) == 13
     assert {t.use for t in targets} == {"train", "context", "target"}
     assert {"c_2019_09_15", "s_idf_year1", "d_year1", "p_year1", "s_gp_year1"} <= ids
     early = training_targets(targets, "2019-03-17")
@@ -86,6 +86,10 @@ def _frames(n=10):
             "acts_liberal_doctor_60plus": np.full(n, 7.0),
             "billing_doctors_liberal": np.arange(1, n + 1) * 7.0,
             "new_patients": np.full(n, 10.0),
+            "billing_doctors_week_liberal": np.full(n, 6.0),
+            "liberal_doctors": np.full(n, 20.0),
+            "billing_doctors_week_gp": np.full(n, 5.0),
+            "general_practitioners": np.full(n, 8.0),
         }
     )
     by_region = pd.DataFrame(
@@ -121,10 +125,22 @@ def test_quantities_match_the_documented_mappings():
         _t("share_of_patients", "2018-09-15", "2018-10-20", 0.5, scope="age_70_plus"),
         _t("doctors_count", "2018-09-15", "2018-09-28", 1),
         _t("patients_count", "2018-09-15", "2018-09-28", 1),
+        _t("doctors_billing_weekly", "2018-09-22", "2018-09-28", 1, scope="liberal_doctor"),
+        _t(
+            "share_of_doctors_billing_weekly", "2018-09-22", "2018-09-28", 1, scope="liberal_doctor"
+        ),
+        _t(
+            "share_of_doctors_billing_weekly",
+            "2018-09-22",
+            "2018-09-28",
+            1,
+            scope="general_practitioner",
+        ),
         _t("cumulative_count", "2018-09-15", "2019-09-15", 1),  # beyond the run: unknown
     ]
     q = quantities(_frames(), targets)
     expected = [70, 70 * 17 / 7, 0.2, 0.7, 0.4, 0.1, 35 / 49, 7 / 49, 0.5, 0.3, 0.1, 14, 20]
+    expected += [6, 6 / 20, 5 / 8]  # doctors billing a week; as a share of liberal doctors, of GPs
     np.testing.assert_allclose(q[:-1], expected)
     assert np.isnan(q[-1])
     assert np.isnan(quantities(Tables(_frames()["weekly"][["week_start", "acts"]]), targets)[2])

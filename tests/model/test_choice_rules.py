@@ -26,6 +26,14 @@ def test_each_age_parameter_is_what_its_name_says():
     assert b[0] - b[4] == pytest.approx(0.7)  # the gap between the end bands
 
 
+def test_young_adults_sit_above_the_line_by_choice_young():
+    """choice_young moves the 20-39 band alone; at its default 0 the line is unbroken."""
+    line = Uncertainties(choice_logit=-3.0, choice_age=-0.4, choice_child_gap=0.7, choice_desert=0)
+    assert Uncertainties().choice_young == 0.0
+    young = _logits(replace(line, choice_young=0.8)) - _logits(line)
+    assert young == pytest.approx([0.0, 0.8, 0.0, 0.0, 0.0], abs=1e-12)
+
+
 @pytest.mark.parametrize(
     ("old_logit", "old_age", "old_child"), [(-2.0, -0.3, 0.0), (-4.1, 0.5, -2.2)]
 )

@@ -124,6 +124,35 @@ def test_first_lockdown_is_taken_in_over_weeks_while_needs_drop_at_once():
     assert np.array_equal(instant.response, instant.stringency)
 
 
+def test_second_line_takes_the_lockdown_in_later_and_feels_a_share_of_it():
+    """Specialists and hospital doctors follow the index with a longer half-life, and their
+    openness shift and extra pull are ``lockdown_second_line_pressure`` of what GPs get."""
+    h = Levers(covid=True)
+    unc = Uncertainties(
+        lockdown_uptake_weeks=1.0,
+        lockdown_second_line_lag_weeks=3.0,
+        lockdown_second_line_pressure=0.5,
+    )
+    demand = lockdown_demand(INPUTS, h, unc, N_WEEKS)
+    k = week_of("2020-03-21")
+    assert np.all(demand.second_response <= demand.response + 1e-12)
+    assert demand.second_response[k] < 0.5 * demand.response[k]  # half-life 4 weeks, not 1
+    p = policy("2020-03-21", h, unc)
+    assert p.open_shift == pytest.approx(unc.lockdown_open * demand.peak[k])
+    assert p.second_line_open_shift == pytest.approx(
+        0.5 * unc.lockdown_open * demand.second_peak[k]
+    )
+    assert p.second_line_external_multiplier == pytest.approx(
+        1 + 0.5 * unc.lockdown_pull * demand.second_response[k]
+    )
+    same = replace(unc, lockdown_second_line_lag_weeks=0.0, lockdown_second_line_pressure=1.0)
+    d = lockdown_demand(INPUTS, h, same, N_WEEKS)
+    assert np.array_equal(d.second_response, d.response)
+    q = policy("2020-03-21", h, same)  # the defaults: the second line as the first, exactly
+    assert q.second_line_open_shift == q.open_shift
+    assert q.second_line_external_multiplier == q.external_multiplier
+
+
 @pytest.mark.parametrize(
     "switch, field, with_it, without_it",
     [

@@ -161,6 +161,7 @@ REGIME_OUTCOMES = {
     "acts_summer": _between("acts", *SUMMER),
     "acts_own_mt": lambda f: f["weekly"]["acts_own_mt"].sum(),
     "billing_doctors_week_liberal": lambda f: f["weekly"]["billing_doctors_week_liberal"].sum(),
+    "billing_doctors_week_gp": lambda f: f["weekly"]["billing_doctors_week_gp"].sum(),
     "new_patients_phone": lambda f: f["weekly"]["new_patients_phone"].sum(),
     "patients_ever": lambda f: f["weekly"]["patients_ever"].iloc[-1],
     "open_doctors": lambda f: f["weekly"]["open_doctors"].iloc[-1],
@@ -170,7 +171,8 @@ REGIME_OUTCOMES = {
 
 def regime_setup():
     """The history with COVID and the rules of the time (so that the waiver matters), strong
-    lockdown demand and pressure on doctors, a phone channel, an August drop, a low capacity.
+    lockdown demand and pressure on doctors (half of it felt by the second line), a phone
+    channel, an August drop, a low capacity.
     No pharmacy points (in so small a region their catchment would make everyone capable)."""
     inputs = synthetic_inputs(
         doctors=(9, 5, 2, 2),
@@ -185,6 +187,8 @@ def regime_setup():
         lockdown_memory=2.0,
         lockdown_open=3.0,
         lockdown_pull=20.0,
+        lockdown_second_line_pressure=0.5,
+        lockdown_second_line_lag_weeks=2.0,
         phone_choice=1.0,
         covid_waiver_reach=0.5,
         summer_need_drop=0.4,
