@@ -45,6 +45,8 @@ i])``; the copies are mapped through the project's executors (this process, a po
 put back in order, so the result never depends on the executor or the number of workers. The
 state is written atomically after every generation; a run killed (``kill -9`` included) and
 resumed continues from the last whole generation with the same result as an uninterrupted run.
+A run stopped by its budget (evaluations or generations) can be resumed with a larger one: the
+result is that of a run given the larger budget from the start (:func:`extends`).
 
 **Stopping** (between generations, deterministic): ``hold`` generations held at the final
 tolerance; ``generations`` done; epsilon at or below ``min_epsilon``; the last acceptance rate
@@ -139,6 +141,24 @@ def _steps(acceptance: float) -> int:
     return int(min(MAX_STEPS, max(1, math.ceil(math.log(MISS) / math.log(1 - acceptance)))))
 
 
+def _without_budget(fingerprint: dict) -> dict:
+    rest = {k: v for k, v in fingerprint.items() if k != "max_evaluations"}
+    rest["abc"] = {k: v for k, v in fingerprint.get("abc", {}).items() if k != "generations"}
+    return rest
+
+
+def extends(old: dict | None, new: dict) -> bool:
+    """Whether a run fingerprinted ``new`` may continue one fingerprinted ``old``: the same run
+    with a budget (evaluations, generations) at least as large. A budget only decides when the
+    generations stop, never what one does, so the continued run is the run that would have had
+    the larger budget from the start."""
+    if not isinstance(old, dict) or _without_budget(old) != _without_budget(new):
+        return False
+    return new.get("max_evaluations", 0) >= old.get("max_evaluations", 0) and new.get(
+        "abc", {}
+    ).get("generations", 0) >= old.get("abc", {}).get("generations", 0)
+
+
 class _Run:
     """A stage in progress: the particles, the trace, and the state file."""
 
@@ -158,10 +178,11 @@ class _Run:
         if not self.path.is_file():
             return False
         state = json.loads(self.path.read_text())
-        if state.get("fingerprint") != self.fingerprint:
+        if not extends(state.get("fingerprint"), self.fingerprint):
             raise ValueError(
                 f"--resume: {self.path} belongs to a run with other settings, targets or "
-                "starting point; rerun without --resume or with the same settings"
+                "starting point; rerun without --resume or with the same settings (only "
+                "--abc-evaluations and --generations may grow)"
             )
         self.x = np.array(state["x"], dtype=float)
         self.d = np.array(state["d"], dtype=float)

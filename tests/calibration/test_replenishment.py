@@ -69,6 +69,18 @@ def test_a_process_pool_gives_the_same_posterior(reference, tmp_path):
     same(reference, pooled)
 
 
+def test_a_run_stopped_by_its_budget_continues_with_a_larger_one(reference, tmp_path):
+    """Resumed with more evaluations and generations, a run that stopped on its budget goes on
+    to the result of the run given that budget from the start; a smaller budget is refused."""
+    small = AbcSettings(population=10, generations=1, seed=5)
+    first = run_stage(tiny_problem(60), small, tmp_path, progress=False, log=quiet)
+    assert first.finished and len(first.trace) < len(reference.trace)
+    with pytest.raises(ValueError, match="may grow"):
+        run_stage(tiny_problem(50), small, tmp_path, resume=True, progress=False, log=quiet)
+    more = run_stage(tiny_problem(), SETTINGS, tmp_path, resume=True, progress=False, log=quiet)
+    same(reference, more)
+
+
 def test_resume_refuses_another_run(tmp_path):
     run_stage(tiny_problem(), SETTINGS, tmp_path, stop_after=1, progress=False, log=quiet)
     with pytest.raises(ValueError, match="other settings"):
