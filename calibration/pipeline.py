@@ -111,6 +111,15 @@ class CalibrationSettings:
         return d
 
 
+#: Stage fields only the ABC reads: left out of the point estimate's checkpoint fingerprint, so a
+#: run resumed with a larger ABC budget reuses its point estimate.
+ABC_ONLY_FIELDS = ("abc_evaluations", "tolerance")
+
+
+def _point_only(stage: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in stage.items() if k not in ABC_ONLY_FIELDS}
+
+
 def default_run_dir(until: str | None) -> Path:
     return ROOT / "results" / "calibration" / (f"until-{until}" if until else "full")
 
@@ -241,11 +250,11 @@ def point_estimate(
             resume=resume and (out_dir / f"de-{stage.name}.json").is_file(),
             fingerprint={
                 "settings": {
-                    k: v
+                    k: [_point_only(s) for s in v] if k == "stages" else v
                     for k, v in settings.to_dict().items()
                     if k not in ("abc", "report_replicates", "predictive_draws")
                 },
-                "stage": stage.to_dict(),
+                "stage": _point_only(stage.to_dict()),
                 "targets_sha256": sha,
                 "space": asdict(space),
                 "fitted": [t.id for t in fitted],

@@ -30,21 +30,26 @@ def quiet(*args, **kwargs):
     pass
 
 
-@pytest.fixture(scope="module")
-def calibrated(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("calibration")
-    stage = Stage("A", "toy", ("2018-2019",), TWO, de_budget=20, de_refine=0, abc_evaluations=80)
-    settings = CalibrationSettings(
+def toy_settings(abc_evaluations: int = 80, generations: int = 1) -> CalibrationSettings:
+    stage = Stage(
+        "A", "toy", ("2018-2019",), TWO, de_budget=20, de_refine=0, abc_evaluations=abc_evaluations
+    )
+    return CalibrationSettings(
         search=SearchSettings(popsize=5, seed=0),
-        abc=AbcSettings(population=10, generations=1, seed=0),
+        abc=AbcSettings(population=10, generations=generations, seed=0),
         stages=(stage,),
         replicates=1,
         scale=20000,
         report_replicates=2,
         predictive_draws=4,
     )
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("calibration")
     summary = calibrate(
-        settings,
+        toy_settings(),
         tmp / "run",
         calibrated_path=tmp / "calibrated.json",
         posterior_path=tmp / "posterior.csv",
@@ -90,6 +95,27 @@ def test_calibrated_json_records_the_inference(calibrated, monkeypatch):
     monkeypatch.setenv("TELESIM_UNCERTAINTIES", str(tmp / "calibrated.json"))
     unc, _ = best_uncertainties()
     assert unc.choice_logit == data["uncertainties"]["choice_logit"]
+
+
+def test_a_run_out_of_abc_budget_resumes_with_a_larger_one(calibrated, tmp_path):
+    """The point estimate is reused (its checkpoint ignores the ABC budget) and the posterior
+    is the one of the run given the larger budget from the start."""
+    tmp, _ = calibrated
+    paths = {"calibrated_path": tmp_path / "c.json", "posterior_path": tmp_path / "p.csv"}
+    first = calibrate(
+        toy_settings(abc_evaluations=25, generations=0),
+        tmp_path / "run",
+        progress=False,
+        log=quiet,
+        **paths,
+    )
+    assert first["stages"]["A"]["abc"]["diagnostics"]["stop_reason"].startswith(
+        ("evaluation budget", "generations")
+    )
+    point = (tmp_path / "run" / "de-A.json").read_bytes()
+    calibrate(toy_settings(), tmp_path / "run", resume=True, progress=False, log=quiet, **paths)
+    assert (tmp_path / "run" / "de-A.json").read_bytes() == point
+    assert (tmp_path / "p.csv").read_bytes() == (tmp / "posterior.csv").read_bytes()
 
 
 def test_run_folder(calibrated):
