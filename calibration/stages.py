@@ -105,6 +105,7 @@ STAGES: tuple[Stage, ...] = (
             "lockdown_uptake_weeks",
             "lockdown_specialist_drop",
             "lockdown_second_line_pressure",
+            "lockdown_second_line_lag_weeks",
             "phone_choice",
             "covid_waiver_reach",
             "choice_copay",
