@@ -36,6 +36,9 @@ from .targets import Target
 
 START = np.datetime64("2018-09-15", "D")
 IDF_CODE = "11"
+#: Doctors billing in a week and all doctors of the scope: liberal doctors unless listed.
+LIBERAL_BILLING_COLUMNS = ("billing_doctors_week_liberal", "liberal_doctors")
+BILLING_COLUMNS = {"general_practitioner": ("billing_doctors_week_gp", "general_practitioners")}
 DOCTOR_TYPE_COLUMNS = {
     "general_practitioner": "acts_general_practitioner",
     "specialist": "acts_specialist",
@@ -127,15 +130,11 @@ def quantity(tables: Tables, t: Target) -> float:
         return tables.stock("billing_doctors_liberal", b)
     if t.kind in ("doctors_billing_weekly", "share_of_doctors_billing_weekly"):
         weeks = ((b - a).days + 1) / 7.0
-        if t.scope == "general_practitioner":  # GPs billing, a share of GPs
-            billing = tables.flow("billing_doctors_week_gp", a, b) / weeks
-            if t.kind == "doctors_billing_weekly":
-                return billing
-            return _ratio(billing, tables.flow("general_practitioners", a, b) / weeks)
-        billing = tables.flow("billing_doctors_week_liberal", a, b) / weeks
+        billing_column, all_column = BILLING_COLUMNS.get(t.scope, LIBERAL_BILLING_COLUMNS)
+        billing = tables.flow(billing_column, a, b) / weeks
         if t.kind == "doctors_billing_weekly":
             return billing
-        return _ratio(billing, tables.flow("liberal_doctors", a, b) / weeks)
+        return _ratio(billing, tables.flow(all_column, a, b) / weeks)
     if t.kind == "patients_count":
         return tables.flow("new_patients", a, b)
     if t.kind == "share_of_acts":
