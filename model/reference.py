@@ -67,7 +67,7 @@ class DoctorAgent(mesa.Agent):
         external = rules.by_line(
             m.policy.external_multiplier,
             m.policy.second_line_external_multiplier,
-            self.kind in (SPECIALIST, HOSPITAL),
+            m.second_line[self.index],
         )
         hazard = float(
             rules.adoption_hazard(
@@ -249,7 +249,7 @@ class ReferenceModel(mesa.Model):
         week's extra drop for second-line doctors."""
         d = self.pop.doctors
         rate = float(self.pop.gp_rate if d.pri_count[doc] > 0 else d.sec_rate[doc])
-        if d.kind[doc] in (SPECIALIST, HOSPITAL):
+        if self.second_line[doc]:
             rate *= self.policy.second_line_need_factor
         return rate
 
