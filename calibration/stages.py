@@ -79,7 +79,7 @@ STAGES: tuple[Stage, ...] = (
             "choice_logit",
             "choice_age",
             "choice_child_gap",
-            "choice_young",
+            "choice_young_gap",
             "repeat_odds",
             "repeat_need_ratio",
             "awareness_media",

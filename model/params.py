@@ -30,6 +30,9 @@ RETIRED: dict[str, str] = {
     "choice_child": "choice_child (0-19 offset on an intercept at 0-19) was replaced on 25 Nov "
     "2026 by the centred age parameters: choice_logit_new = choice_logit + 2 choice_age, "
     "choice_child_gap = choice_child - 4 choice_age (docs/calibration.md)",
+    "choice_young": "choice_young (the 20-39 band above the linear age trend) was replaced on 25 Nov "
+    "2026 by choice_young_gap, the 20-39 band above the 40-59 band: choice_young_gap = "
+    "choice_young - choice_age (docs/calibration.md)",
 }
 
 
@@ -269,7 +272,9 @@ class Uncertainties(_Params):
     # a slope and a 0-19 offset, the three traded off in the posterior (|r| 0.91 to 0.97).
     # With a straight line from 20-39 up, the three shares could not hold together: a fit had
     # children (0-19) at 30% of patients and 20-39 at 25%, where the shares imply about 11% and
-    # 45% (under-30s +10 points); ``choice_young`` lets the 20-39 band sit off the line.
+    # 45% (under-30s +10 points); ``choice_young_gap`` lets the 20-39 band sit off the line. It is
+    # the 20-39 band's level above 40-59, not an offset from the line: written as an offset, its
+    # posterior traded off with the slope (r +0.79), since the shares pin the band's level.
     choice_logit: float = _p(
         -2.6,
         -10.0,
@@ -282,7 +287,7 @@ class Uncertainties(_Params):
         -0.3,
         -2.0,
         1.0,
-        "log-odds change per age band from 20-39 up (20-39, 40-59, 60-74, 75+)",
+        "log-odds change per age band from 40-59 up (40-59, 60-74, 75+)",
         True,
     )
     choice_child_gap: float = _p(
@@ -293,12 +298,12 @@ class Uncertainties(_Params):
         "person; the under-16 exception makes them eligible everywhere)",
         True,
     )
-    choice_young: float = _p(
-        0.0,
-        -2.0,
-        4.0,
-        "log-odds of the 20-39 band above the linear age trend (young working adults: digital "
-        "natives, short of time, booking online; 0 keeps the linear trend)",
+    choice_young_gap: float = _p(
+        0.3,
+        -3.0,
+        6.0,
+        "log-odds of the 20-39 band minus that of the 40-59 band (young working adults: digital "
+        "natives, short of time, booking online; -choice_age continues the 40-59-up line)",
         True,
     )
     choice_copay: float = _p(

@@ -121,7 +121,7 @@ def choice_logit(unc, age_band, desert, copay_share: float, shift: float):
     """Log-odds of choosing video for a need, for a first-time user.
 
     The age term is centred on the 40-59 band (``choice_logit`` is that band's level), linear
-    from 20-39 up, with the 20-39 band ``choice_young`` above that line; the 0-19 band sits
+    from 40-59 up, with the 20-39 band ``choice_young_gap`` above 40-59; the 0-19 band sits
     ``choice_child_gap`` above the 75+ band (see
     :class:`model.params.Uncertainties` for why).
 
@@ -132,7 +132,7 @@ def choice_logit(unc, age_band, desert, copay_share: float, shift: float):
     age_term = np.where(
         band == 0,
         2.0 * unc.choice_age + unc.choice_child_gap,  # the 75+ band's term plus the gap
-        unc.choice_age * (band - 2.0) + unc.choice_young * (band == 1),
+        np.where(band == 1, unc.choice_young_gap, unc.choice_age * (band - 2.0)),
     )
     return (
         unc.choice_logit

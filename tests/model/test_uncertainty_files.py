@@ -128,6 +128,7 @@ def test_every_fuzzed_uncertainty_file_loads_or_gets_the_clear_error(tmp_path, m
         ('{"choice_logit": ' + "9" * 5000 + "}", ["not valid JSON"]),
         ("[1, 2]", ["must hold a JSON object"]),
         ('{"choice_child": 0.5}', ["choice_child", "choice_child_gap = choice_child - 4"]),
+        ('{"choice_young": 0.5}', ["choice_young", "choice_young_gap = choice_young - choice_age"]),
         ("", ["not valid JSON"]),
     ],
 )
