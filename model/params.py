@@ -30,8 +30,8 @@ RETIRED: dict[str, str] = {
     "choice_child": "choice_child (0-19 offset on an intercept at 0-19) was replaced on 25 Nov "
     "2026 by the centred age parameters: choice_logit_new = choice_logit + 2 choice_age, "
     "choice_child_gap = choice_child - 4 choice_age (docs/calibration.md)",
-    "choice_young": "choice_young (the 20-39 band above the linear age trend) was replaced on 25 Nov "
-    "2026 by choice_young_gap, the 20-39 band above the 40-59 band: choice_young_gap = "
+    "choice_young": "choice_young (the 20-39 band above the linear age trend) was replaced on "
+    "25 Nov 2026 by choice_young_gap, the 20-39 band above the 40-59 band: choice_young_gap = "
     "choice_young - choice_age (docs/calibration.md)",
 }
 
