@@ -18,15 +18,19 @@ def _logits(unc: Uncertainties) -> np.ndarray:
     return choice_logit(unc, BANDS, np.zeros(5), REFERENCE_COPAY, 0.0)
 
 
-def test_each_age_parameter_is_what_its_name_says():
-    unc = Uncertainties(
+def _ages(young_gap: float) -> Uncertainties:
+    """Level -3 at 40-59, slope -0.4 from there up, 0-19 0.7 above 75+, no desert term."""
+    return Uncertainties(
         choice_logit=-3.0,
         choice_age=-0.4,
         choice_child_gap=0.7,
-        choice_young_gap=0.9,
+        choice_young_gap=young_gap,
         choice_desert=0,
     )
-    b = _logits(unc)
+
+
+def test_each_age_parameter_is_what_its_name_says():
+    b = _logits(_ages(0.9))
     assert b[2] == pytest.approx(-3.0)  # the level is the 40-59 band's
     assert np.diff(b[2:]) == pytest.approx([-0.4] * 2)  # the slope runs from 40-59 up
     assert b[1] - b[2] == pytest.approx(0.9)  # 20-39 above 40-59
@@ -36,13 +40,7 @@ def test_each_age_parameter_is_what_its_name_says():
 def test_young_adults_sit_choice_young_gap_above_the_middle_band():
     """choice_young_gap is the 20-39 band's level above 40-59 and moves that band alone; at
     -choice_age the line from 40-59 up runs on through 20-39 (the planning default)."""
-    line = Uncertainties(
-        choice_logit=-3.0,
-        choice_age=-0.4,
-        choice_child_gap=0.7,
-        choice_young_gap=0.4,
-        choice_desert=0,
-    )
+    line = _ages(0.4)
     b = _logits(line)
     assert np.diff(b[1:]) == pytest.approx([-0.4] * 3)
     young = _logits(replace(line, choice_young_gap=1.2))
