@@ -63,10 +63,10 @@ from .params import Levers, Uncertainties
 from .policy import WeekPolicy, lockdown_demand, week_policy
 from .population import (
     GP,
-    HOSPITAL,
     SPECIALIST,
     STREAM_USAGE,
     Population,
+    second_line,
     stream,
 )
 
@@ -487,7 +487,7 @@ class TeleModel(mesa.Model):
         self._reach_at = None  # threshold of the live lists: video, or everyone once phone was on
         self._phone_seen = False
         self._mt_docs = d.pri_count > 0  # doctors with a médecin-traitant list
-        self._second_line = np.isin(d.kind, (SPECIALIST, HOSPITAL)).astype(np.uint16)
+        self._second_line = second_line(d.kind).astype(np.uint16)
         self._repeat_mean_mt = np.empty((N_AGES, nd))  # the part of repeat means on MT ties
 
     # ------------------------------------------------------------------------------------------

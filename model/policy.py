@@ -226,7 +226,7 @@ def week_policy(
             float(demand.second_response[week]),
             float(demand.second_peak[week]),
         )
-    second_line = unc.lockdown_second_line_pressure
+    second_pressure = unc.lockdown_second_line_pressure
     need = (1.0 - unc.lockdown_need_drop * s) * (1.0 - unc.summer_need_drop * august_share(week))
 
     points = 0.0
@@ -254,8 +254,8 @@ def week_policy(
         open_share=unc.open_share,
         open_shift=unc.lockdown_open * peak,
         external_multiplier=1.0 + unc.lockdown_pull * response,
-        second_line_open_shift=second_line * unc.lockdown_open * second_peak,
-        second_line_external_multiplier=1.0 + second_line * unc.lockdown_pull * second_response,
+        second_line_open_shift=second_pressure * unc.lockdown_open * second_peak,
+        second_line_external_multiplier=1.0 + second_pressure * unc.lockdown_pull * second_response,
         choice_shift=unc.lockdown_choice * excess + unc.lockdown_memory * memory,
         need_factor=need,
         second_line_need_factor=1.0 - unc.lockdown_specialist_drop * s,

@@ -37,6 +37,13 @@ GP, SPECIALIST, HEALTH_CENTRE, HOSPITAL = 0, 1, 2, 3
 AGE_KEYS = ("0_19", "20_39", "40_59", "60_74", "75p")
 
 
+def second_line(kind: np.ndarray) -> np.ndarray:
+    """Specialists and hospital doctors: the second line of care (follow-ups and referrals),
+    whose needs and lockdown response differ from the first line's."""
+    kind = np.asarray(kind)
+    return (kind == SPECIALIST) | (kind == HOSPITAL)
+
+
 def stream(seed: int, purpose: int, *extra: int) -> np.random.Generator:
     """An independent generator for one purpose (and optionally one week) of one run."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(purpose, *extra)))
@@ -348,7 +355,7 @@ def _build(inputs: Inputs, scale: int, seed: int) -> Population:
             hc_docs = docs[kind[docs] == GP]
         unsched = lo + n_mt + rp.permutation(n - n_mt)
         un_sizes = _split_sizes(rp, n - n_mt, np.ones(hc_docs.size))
-        f_docs = docs[(kind[docs] == SPECIALIST) | (kind[docs] == HOSPITAL)]
+        f_docs = docs[second_line(kind[docs])]
         n_follow = int(round(n * c["followup_share"])) if f_docs.size else 0
         f_w = np.array([spec_weight[int(k)] for k in kind[f_docs]])
         f_sizes = _split_sizes(rp, n_follow, f_w)
@@ -426,7 +433,7 @@ def _build(inputs: Inputs, scale: int, seed: int) -> Population:
         else 0.0
     )
     sec_rate[kind == HEALTH_CENTRE] = gp_rate
-    sec_rate[(kind == SPECIALIST) | (kind == HOSPITAL)] = spec_rate
+    sec_rate[second_line(kind)] = spec_rate
     if not np.any(kind == HEALTH_CENTRE):
         sec_rate[kind == GP] = gp_rate
 

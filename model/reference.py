@@ -24,7 +24,7 @@ from .inputs import DOCTOR_TYPES, Inputs
 from .model import TeleModel
 from .params import Levers, Uncertainties
 from .policy import lockdown_demand, week_policy
-from .population import GP, HOSPITAL, SPECIALIST, Population, build_population
+from .population import GP, SPECIALIST, Population, build_population, second_line
 
 DT = 1.0 / WEEKS_PER_YEAR
 
@@ -197,7 +197,7 @@ class ReferenceModel(mesa.Model):
         self.demand = lockdown_demand(inputs, levers, uncertainties, self.n_weeks)
         d = self.pop.doctors
         self.effects = rules.openness_effects(uncertainties, d.age60, d.urban, d.group, d.kind)
-        self.second_line = np.isin(d.kind, (SPECIALIST, HOSPITAL))
+        self.second_line = second_line(d.kind)
         codes = inputs.regions.region_code.to_numpy()
         is_idf = (codes == ILE_DE_FRANCE)[d.region]
         self.client = d.client_u < rules.logistic(
