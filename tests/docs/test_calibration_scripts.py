@@ -7,13 +7,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
-    "script", ["refine_stage_a.py", "refit_stage_b.py", "write_stage_b.py", "refresh_record.py"]
+    "script",
+    [
+        "refine_stage_a.py",
+        "refit_stage_b.py",
+        "write_stage_b.py",
+        "refresh_record.py",
+        "figure_sensitivity.py",
+    ],
 )
 def test_the_script_imports_and_prints_its_usage(script):
     done = subprocess.run(
@@ -25,3 +33,28 @@ def test_the_script_imports_and_prints_its_usage(script):
     )
     assert done.returncode == 1  # sys.exit(usage)
     assert f"python docs/examples/{script}" in done.stderr
+
+
+def test_the_sensitivity_moves_stay_inside_the_bounds_and_rescale_to_the_full_step():
+    sys.path.insert(0, str(ROOT / "docs" / "examples"))
+    try:
+        from figure_sensitivity import _pair
+    finally:
+        sys.path.pop(0)
+    base = {"summer_need_drop": 0.3, "max_video_share": 1.0, "repeat_odds": 10.0}
+    # inside: a central move of step x range each way (range 0-0.6: 0.03)
+    down, up, factor = _pair(base, "summer_need_drop", 0.05)
+    assert (down["summer_need_drop"], up["summer_need_drop"]) == pytest.approx((0.27, 0.33))
+    assert factor == pytest.approx(1.0)
+    # at the upper bound: one-sided, inward, rescaled to the two-sided move
+    down, up, factor = _pair(base, "max_video_share", 0.05)
+    assert up["max_video_share"] == 1.0
+    assert down["max_video_share"] == pytest.approx(1.0 - 0.05 * 0.99)
+    assert factor == pytest.approx(2.0)
+    # a log-scale parameter moves on log10 (range 1-50)
+    down, up, factor = _pair(base, "repeat_odds", 0.02)
+    step = 0.02 * np.log10(50.0)
+    assert np.log10(up["repeat_odds"]) - 1.0 == pytest.approx(step)
+    assert 1.0 - np.log10(down["repeat_odds"]) == pytest.approx(step)
+    # the other values are those of the base
+    assert up["summer_need_drop"] == 0.3 and down["max_video_share"] == 1.0
