@@ -29,30 +29,29 @@ import numpy as np
 import pandas as pd
 
 from calibration.loss import count_log_rmse, errors
-from calibration.objective import LOG_SCALE, guarded_run
+from calibration.objective import SearchSpace, guarded_run
 from calibration.pipeline import CALIBRATED_JSON as RECORD
 from calibration.quantities import quantities
 from calibration.stages import STAGES
-from calibration.targets import load_targets, training_targets
+from calibration.targets import Target, last_day, load_targets, training_targets
 from infra.atomic import atomic_write_text
 from model import Uncertainties
 
-END = {"2018-2019": "2019-09-15", "2020": "2020-09-27"}
 STAGE = {"2018-2019": STAGES[0], "2020": STAGES[1]}
 
 
-def _figures(window: str):
+def _figures(window: str) -> list[Target]:
     fitted = training_targets(load_targets(), None, windows=(window,))
     return [t for t in fitted if t.is_count and t.bound != "lower"]
 
 
-def _run(job: tuple[dict, str, tuple[int, ...]]) -> np.ndarray:
-    values, window, seeds = job
+def _run(job: tuple[dict, list[Target], tuple[int, ...]]) -> np.ndarray:
+    values, figures, seeds = job
     unc = Uncertainties.from_dict(values)
-    figures = _figures(window)
+    end = last_day(figures).isoformat()
     sims = []
     for seed in seeds:
-        out = guarded_run(unc, seed, END[window], 100, caps=(("2030-12-31", 10**12),))
+        out = guarded_run(unc, seed, end, 100, caps=(("2030-12-31", 10**12),))
         sims.append(quantities(out, figures))
     return np.mean(sims, axis=0)
 
@@ -61,19 +60,13 @@ def _pair(base: dict, name: str, step: float) -> tuple[dict, dict, float]:
     """The down and up moves of ``name`` and the factor that rescales their difference to a
     move of ``2 * step`` of the search range (a move the bounds would cut is shortened, or made
     one-sided at a bound)."""
-    spec = next(s for s in Uncertainties.specs() if s["name"] == name)
-    lo, hi, v = spec["low"], spec["high"], base[name]
-    if name in LOG_SCALE:
-        lo, hi, v = np.log10(lo), np.log10(hi), np.log10(v)
+    space = SearchSpace.from_specs([name])
+    lo, hi, v = space.low[0], space.high[0], float(space.coords(base)[0])
     full = step * (hi - lo)
     h = min(full, v - lo, hi - v)
     down, up = (v - h, v + h) if h > 0 else ((v, v + full) if v <= lo else (v - full, v))
     factor = 2 * full / (up - down)
-
-    def at(x: float) -> dict:
-        return {**base, name: float(10**x) if name in LOG_SCALE else float(x)}
-
-    return at(down), at(up), factor
+    return {**base, **space.values([down])}, {**base, **space.values([up])}, factor
 
 
 def table(window: str, step: float = 0.05, seeds: int = 2) -> pd.DataFrame:
@@ -81,11 +74,11 @@ def table(window: str, step: float = 0.05, seeds: int = 2) -> pd.DataFrame:
     names = list(STAGE[window].params)
     figures = _figures(window)
     seed_list = tuple(range(1, seeds + 1))
-    jobs = [(base, window, seed_list)]
+    jobs = [(base, figures, seed_list)]
     factors = []
     for name in names:
         down, up, factor = _pair(base, name, step)
-        jobs += [(down, window, seed_list), (up, window, seed_list)]
+        jobs += [(down, figures, seed_list), (up, figures, seed_list)]
         factors.append(factor)
     with ProcessPoolExecutor(2) as pool:
         sims = list(pool.map(_run, jobs))
@@ -107,8 +100,8 @@ def main(argv: list[str]) -> None:
     if not 1 <= len(argv) <= 4:
         sys.exit(__doc__)
     window = argv[0]
-    if window not in END:
-        raise SystemExit(f"WINDOW: {window!r}; allowed: {sorted(END)}")
+    if window not in STAGE:
+        raise SystemExit(f"WINDOW: {window!r}; allowed: {sorted(STAGE)}")
     step = float(argv[1]) if len(argv) > 1 else 0.05
     seeds = int(argv[2]) if len(argv) > 2 else 2
     out = table(window, step, seeds)
