@@ -18,6 +18,9 @@ Assignments that are not obvious:
 * ``choice_copay`` and ``price_effect`` are in B: the co-payment and Doctolib's price first move
   in March 2020, so the 2018-2019 figures cannot see them;
 * ``max_video_share`` (capacity) is in B: it binds only when demand surges.
+* ``summer_peak_days`` (how the August dip is spread around 15 August) is in B: August 2019 is a
+  month, which the spread leaves nearly unchanged (it keeps August's mean); the week of 17-23
+  August 2020 is the one figure that sees it.
 
 The budgets are per stage because an evaluation of stage B (runs to 27 Sep 2020) costs about five
 times one of stage A (runs to 15 Sep 2019). ``de_budget`` / ``de_refine`` are the evaluations of
@@ -111,6 +114,7 @@ STAGES: tuple[Stage, ...] = (
             "choice_copay",
             "price_effect",
             "max_video_share",
+            "summer_peak_days",
         ),
         de_budget=110,
         de_refine=0,

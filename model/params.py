@@ -442,7 +442,17 @@ class Uncertainties(_Params):
         0.0,
         0.6,
         "share of consultation needs lost in August, when patients and doctors take their summer "
-        "holidays (structural assumption: the month of August)",
+        "holidays, on average over the month (structural assumption: the month of August; how it "
+        "is spread over the month: summer_peak_days)",
+        True,
+    )
+    summer_peak_days: float = _p(
+        0.0,
+        0.0,
+        15.0,
+        "spread (standard deviation, days) of the August need dip around 15 August, at an equal "
+        "August mean; 0: every day of August alike (structural assumption: the summer break peaks "
+        "around the 15 August holiday)",
         True,
     )
     phone_choice: float = _p(

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -151,8 +152,47 @@ def lockdown_demand(inputs, levers: Levers, unc: Uncertainties, n_weeks: int) ->
 
 def august_share(week: int) -> float:
     """Share of the week's days that fall in August."""
+    return summer_dip(week, 0.0)
+
+
+#: The day the summer break's need dip is deepest when it is not flat: 15 August (Assumption Day,
+#: a public holiday around which the French summer break is taken; structural assumption).
+SUMMER_PEAK_DAY = (8, 15)
+
+
+def _bell(offsets: np.ndarray, width_days: float) -> np.ndarray:
+    return np.exp(-0.5 * (offsets / width_days) ** 2)
+
+
+@lru_cache(maxsize=64)
+def _august_mean(width_days: float) -> float:
+    """Mean of the bell over the 31 days of August (its scale: August's mean weight is 1)."""
+    peak = dt.date(2019, *SUMMER_PEAK_DAY)
+    offsets = np.array([(dt.date(2019, 8, d) - peak).days for d in range(1, 32)], float)
+    return float(_bell(offsets, width_days).mean())
+
+
+def summer_dip(week: int, width_days: float) -> float:
+    """The week's weight in the August need dip (the mean over its days; 1 on average over August).
+
+    ``width_days`` 0 keeps every day of August alike (:func:`august_share`). Otherwise the dip is
+    a bell around 15 August with that standard deviation, scaled so that its mean over the days
+    of August is 1: August as a month still loses ``summer_need_drop`` of its needs, but the weeks
+    around 15 August lose more, the first and last days of August less, and late July and early
+    September a little. Why: the training figures see August 2019 as a whole month and August
+    2020 as its third week (17-23 August), which a flat month cannot tell apart.
+    """
     first = week_start(week)
-    return sum((first + dt.timedelta(days=d)).month == 8 for d in range(DAYS_PER_WEEK)) / 7.0
+    days = (first + dt.timedelta(days=d) for d in range(DAYS_PER_WEEK))
+    return sum(summer_day_weight(day, width_days) for day in days) / DAYS_PER_WEEK
+
+
+def summer_day_weight(day: dt.date, width_days: float) -> float:
+    """One day's weight in the August need dip (see :func:`summer_dip`)."""
+    if width_days <= 0.0:
+        return float(day.month == 8)
+    offset = (day - dt.date(day.year, *SUMMER_PEAK_DAY)).days
+    return float(_bell(np.float64(offset), width_days)) / _august_mean(float(width_days))
 
 
 def _history(week: int, levers: Levers, ev: dict, change: str) -> bool:
@@ -227,7 +267,8 @@ def week_policy(
             float(demand.second_peak[week]),
         )
     second_pressure = unc.lockdown_second_line_pressure
-    need = (1.0 - unc.lockdown_need_drop * s) * (1.0 - unc.summer_need_drop * august_share(week))
+    summer = max(0.0, 1.0 - unc.summer_need_drop * summer_dip(week, unc.summer_peak_days))
+    need = (1.0 - unc.lockdown_need_drop * s) * summer
 
     points = 0.0
     if in_force(week, ev["pharmacy_kiosks_start"]):

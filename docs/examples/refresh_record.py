@@ -23,13 +23,14 @@ from calibration import bass, pipeline
 from calibration.inference import Posterior
 from calibration.loss import loss
 from calibration.targets import OBSERVED_CSV, file_sha256, load_targets, training_targets
-from infra.atomic import atomic_write_json
+from infra.atomic import atomic_write_json, atomic_write_text
 from infra.execution import make_executor
 from infra.provenance import git
 from model import Uncertainties
 
 
 def main(fit_table_path: Path, workers: int = 2) -> dict:
+    fit_table_path.parent.mkdir(parents=True, exist_ok=True)
     record = json.loads(pipeline.CALIBRATED_JSON.read_text())
     best = Uncertainties.from_dict(record["uncertainties"])
     names = record["stages"][record["posterior"]["stage"]]["params"]
@@ -49,7 +50,7 @@ def main(fit_table_path: Path, workers: int = 2) -> dict:
         model_commit=git(pipeline.ROOT, "log", "-1", "--format=%H", "--", "model/"),
         fit_targets_sha256=file_sha256(OBSERVED_CSV),
     )
-    checked.table.to_csv(fit_table_path, index=False)
+    atomic_write_text(fit_table_path, checked.table.to_csv(index=False))
     atomic_write_json(pipeline.CALIBRATED_JSON, record)
     return record
 

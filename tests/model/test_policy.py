@@ -10,7 +10,15 @@ import pytest
 from model import Levers, Uncertainties, rules
 from model.calendar import n_weeks_until
 from model.inputs import load_inputs
-from model.policy import august_share, lockdown_demand, uptake, week_policy, weekly_stringency
+from model.policy import (
+    august_share,
+    lockdown_demand,
+    summer_day_weight,
+    summer_dip,
+    uptake,
+    week_policy,
+    weekly_stringency,
+)
 
 INPUTS = load_inputs()
 N_WEEKS = n_weeks_until(dt.date(2021, 12, 31))
@@ -197,3 +205,41 @@ def test_august_drop():
     unc = Uncertainties(summer_need_drop=0.3)
     assert policy("2019-08-10", unc=unc).need_factor == pytest.approx(0.7)
     assert policy("2019-06-01", unc=unc).need_factor == 1.0
+
+
+def test_flat_summer_dip_is_the_month_of_august():
+    assert all(summer_dip(k, 0.0) == august_share(k) for k in range(N_WEEKS))
+
+
+@pytest.mark.parametrize("width", [3.0, 5.0, 12.0])
+def test_spread_summer_dip_keeps_the_august_mean_and_peaks_at_15_august(width):
+    for year in (2019, 2020):
+        august = [summer_day_weight(dt.date(year, 8, d), width) for d in range(1, 32)]
+        assert np.mean(august) == pytest.approx(1.0)
+        assert max(august) == summer_day_weight(dt.date(year, 8, 15), width) > 1.0
+    outside = [summer_day_weight(dt.date(2019, m, 15), width) for m in (1, 3, 5, 11)]
+    assert max(outside) < 1e-6  # no dip far from August
+    ends = (
+        summer_day_weight(dt.date(2019, 7, 31), width),
+        summer_day_weight(dt.date(2019, 9, 1), width),
+    )
+    assert 0.0 < min(ends) and max(ends) < 1.0  # a little of it leaks past the month's ends
+
+
+def test_narrower_summer_dip_deepens_the_week_after_15_august():
+    """The week of 17-23 August 2020 (a training figure) loses more as the dip narrows, never
+    more than all of its needs."""
+    deep = Uncertainties(summer_need_drop=0.6, summer_peak_days=1.0)
+    needs = [
+        policy(
+            "2020-08-19", unc=Uncertainties(summer_need_drop=0.3, summer_peak_days=w)
+        ).need_factor
+        for w in (0.0, 12.0, 6.0, 3.0)
+    ]
+    assert needs == sorted(needs, reverse=True) and needs[0] == pytest.approx(0.7)
+    assert policy("2020-08-15", unc=deep).need_factor == 0.0
+
+
+def test_summer_peak_days_out_of_range_names_the_field():
+    with pytest.raises(ValueError, match="summer_peak_days"):
+        Uncertainties(summer_peak_days=20.0)
