@@ -1,14 +1,17 @@
-"""Write a stage-B point estimate into the committed calibration (between ``refit_stage_b.py``
-and ``refresh_record.py``, docs/calibration.md "The committed calibration").
+"""Write a stage-B point estimate into the committed calibration (between ``refit_stage_b.py`` and
+``refresh_record.py``, docs/calibration.md "The committed calibration").
 
     python docs/examples/write_stage_b.py OUT_DIR
 
 Reads OUT_DIR/best.json and OUT_DIR/de-B.json (``refit_stage_b.py``'s), and writes the stage-B
 values into ``calibration/calibrated.json`` (its uncertainties and its stage-B block: parameters,
 point loss, search budget, evaluations and wall time) and into every row of
-``calibration/posterior.csv`` (stage A's posterior: stage B has no posterior of its own yet, so
-its parameters sit at their point estimate in every row; a new parameter gets a new column).
-Both files are written whole or not at all. Then run ``refresh_record.py`` for the fit sections.
+``calibration/posterior.csv`` (stage A's posterior: stage B has no posterior of its own yet, so its
+parameters sit at their point estimate in every row; a new parameter gets a new column). If OUT_DIR
+also holds ``refine_stage_b.py``'s ``refined.json`` and its values scored lower than the start on
+its seeds, those values (all of stage B's or a subset) are written instead, with a ``refined`` block
+in stage B's record. Both files are written whole or not at all. Then run ``refresh_record.py`` for
+the fit sections.
 """
 
 from __future__ import annotations
@@ -71,6 +74,16 @@ def main(out: Path) -> dict:
             "stage-A posterior; its ABC posterior is still to run (see docs/calibration.md)"
         ),
     )
+    refined = _refined(out, params)
+    if refined is not None:
+        values = {**values, **refined["values"]}
+        block["refined"] = refined
+        block["note"] += (
+            f"; then refined by Nelder-Mead on seeds {refined['seeds']} "
+            f"(loss {refined['loss_before']:.3f} -> {refined['loss_after']:.3f} on those seeds)"
+        )
+    else:
+        block.pop("refined", None)
     record["uncertainties"].update(values)
     clause = (
         "; stage B: a point estimate by differential evolution given the stage-A best set (its "
@@ -100,6 +113,17 @@ def main(out: Path) -> dict:
     atomic_write_text(POSTERIOR, text)
     atomic_write_json(RECORD, record)
     return record
+
+
+def _refined(out: Path, params: list[str]) -> dict | None:
+    """``refine_stage_b.py``'s result in ``out``, if there is one and it lowered the loss."""
+    path = out / "refined.json"
+    if not path.exists():
+        return None
+    refined = json.loads(path.read_text())
+    if not set(refined["params"]) <= set(params) or refined["loss_after"] >= refined["loss_before"]:
+        return None
+    return {**refined, "values": {k: float(v) for k, v in refined["values"].items()}}
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ say how to call them (their runs take minutes: docs/calibration.md gives the fig
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
     [
         "refine_stage_a.py",
         "refit_stage_b.py",
+        "refine_stage_b.py",
         "write_stage_b.py",
         "refresh_record.py",
         "figure_sensitivity.py",
@@ -58,3 +60,28 @@ def test_the_sensitivity_moves_stay_inside_the_bounds_and_rescale_to_the_full_st
     assert 1.0 - np.log10(down["repeat_odds"]) == pytest.approx(step)
     # the other values are those of the base
     assert up["summer_need_drop"] == 0.3 and down["max_video_share"] == 1.0
+
+
+def test_a_stage_b_refinement_is_written_only_if_it_lowered_the_loss(tmp_path):
+    sys.path.insert(0, str(ROOT / "docs" / "examples"))
+    try:
+        from write_stage_b import _refined
+    finally:
+        sys.path.pop(0)
+    params = ["lockdown_open", "summer_peak_days"]
+    assert _refined(tmp_path, params) is None  # no refinement run
+    done = {
+        "params": params,
+        "seeds": [1, 2],
+        "loss_before": 1.0,
+        "loss_after": 0.9,
+        "values": {"lockdown_open": 4, "summer_peak_days": 3.5},
+    }
+    (tmp_path / "refined.json").write_text(json.dumps(done))
+    assert _refined(tmp_path, params)["values"] == {"lockdown_open": 4.0, "summer_peak_days": 3.5}
+    assert _refined(tmp_path, params[:1]) is None  # a parameter outside the stage: not this run's
+    subset = {**done, "params": params[:1], "values": {"lockdown_open": 4}}
+    (tmp_path / "refined.json").write_text(json.dumps(subset))
+    assert _refined(tmp_path, params)["values"] == {"lockdown_open": 4.0}  # the rest: the start
+    (tmp_path / "refined.json").write_text(json.dumps({**done, "loss_after": 1.0}))
+    assert _refined(tmp_path, params) is None  # no better than the start
