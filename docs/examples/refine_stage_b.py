@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -50,19 +49,18 @@ def main(
     base = {**json.loads(RECORD.read_text())["uncertainties"], **start}
     fitted = tuple(training_targets(load_targets(), None, windows=stage.windows))
     space = SearchSpace.from_specs(names)
-    objective = Objective(
-        space, fitted, (), 100, {k: v for k, v in base.items() if k not in space.names}
-    )
     seed_list = tuple(range(1, seeds + 1))
+    objective = Objective(
+        space, fitted, seed_list, 100, {k: v for k, v in base.items() if k not in space.names}
+    )
     low, high = np.array(space.low), np.array(space.high)
-    one = replace(objective, seeds=(0,))
     with ProcessPoolExecutor(workers) as pool:
 
         def score(u: np.ndarray) -> float:  # u: the search box scaled to [0, 1]
             if np.any(u < 0.0) or np.any(u > 1.0):  # outside the box: refused, not clipped
                 return FAILED
             x = low + u * (high - low)
-            runs = list(pool.map(_replicate, [(one, x, s) for s in seed_list]))
+            runs = list(pool.map(_replicate, [(objective, x, s) for s in seed_list]))
             if any(isinstance(r, float) for r in runs):
                 return FAILED
             return loss(list(fitted), np.mean([r[0] for r in runs], axis=0))
@@ -100,6 +98,7 @@ def main(
 
 
 def _replicate(args) -> np.ndarray | float:
+    """One seed's simulated figures (the seeds of a point run on separate processes)."""
     objective, x, seed = args
     return objective.replicates(x, seeds=(seed,))
 
