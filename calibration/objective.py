@@ -156,6 +156,11 @@ class Objective:
             sims = self.replicates(x)
         except ParameterError:
             return FAILED
+        return self.score(sims)
+
+    def score(self, sims: np.ndarray | float) -> float:
+        """The loss of :meth:`replicates`' result: the replicates' mean against the targets, or
+        the penalty of a run that blew past the caps (larger the more of it was left unrun)."""
         if isinstance(sims, float):
             return EXPLODED * (1.0 + sims)
         return loss(list(self.targets), sims.mean(axis=0))

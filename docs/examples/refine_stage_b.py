@@ -25,7 +25,6 @@ import numpy as np
 from scipy.optimize import minimize
 
 from calibration import stages
-from calibration.loss import loss
 from calibration.objective import FAILED, Objective, SearchSpace
 from calibration.pipeline import CALIBRATED_JSON as RECORD
 from calibration.targets import load_targets, training_targets
@@ -61,9 +60,8 @@ def main(
                 return FAILED
             x = low + u * (high - low)
             runs = list(pool.map(_replicate, [(objective, x, s) for s in seed_list]))
-            if any(isinstance(r, float) for r in runs):
-                return FAILED
-            return loss(list(fitted), np.mean([r[0] for r in runs], axis=0))
+            stopped = [r for r in runs if isinstance(r, float)]
+            return objective.score(stopped[0] if stopped else np.vstack(runs))
 
         u0 = (space.coords(base) - low) / (high - low)
         steps = np.where(u0 + SIMPLEX_STEP <= 1.0, SIMPLEX_STEP, -SIMPLEX_STEP)

@@ -227,8 +227,8 @@ def test_spread_summer_dip_keeps_the_august_mean_and_peaks_at_15_august(width):
 
 
 def test_narrower_summer_dip_deepens_the_week_after_15_august():
-    """The week of 17-23 August 2020 (a training figure) loses more as the dip narrows, never
-    more than all of its needs."""
+    """The model week of 19 August 2020 (15-21 August, where most of the training figure's week
+    of 17-23 August falls) loses more as the dip narrows, never more than all of its needs."""
     deep = Uncertainties(summer_need_drop=0.6, summer_peak_days=1.0)
     needs = [
         policy(
