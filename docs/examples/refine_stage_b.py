@@ -3,7 +3,8 @@
 
     python docs/examples/refine_stage_b.py OUT_DIR [EVALUATIONS [SEEDS [NAMES]]]
 
-OUT_DIR is a ``refit_stage_b.py`` folder: its ``best.json`` is the start. scipy's Nelder-Mead
+OUT_DIR is a ``refit_stage_b.py`` folder, whose ``best.json`` is the start; or a new folder, and
+the start is the committed record's stage-B point (a refinement of the record). scipy's Nelder-Mead
 minimises the loss of both windows' training figures averaged over SEEDS replicate seeds (default 2:
 seeds 1-2; differential evolution scores one), 1 agent per 100 persons, the stage-B parameters (or
 NAMES, a comma-separated subset of them; the others stay at the start) searched in the search's box
@@ -28,6 +29,7 @@ from calibration import stages
 from calibration.objective import FAILED, Objective, SearchSpace
 from calibration.pipeline import CALIBRATED_JSON as RECORD
 from calibration.targets import load_targets, training_targets
+from infra.atomic import atomic_write_json
 
 #: The first simplex: each parameter moved by 8% of its search range (inwards at a bound).
 SIMPLEX_STEP = 0.08
@@ -44,8 +46,15 @@ def main(
     names = list(stage.params) if names is None else names
     if not set(names) <= set(stage.params):
         sys.exit(f"NAMES: {sorted(set(names) - set(stage.params))} are not stage-B parameters")
-    start = json.loads((out / "best.json").read_text())["params"]
-    base = {**json.loads(RECORD.read_text())["uncertainties"], **start}
+    record = json.loads(RECORD.read_text())["uncertainties"]
+    start_file = out / "best.json"
+    start = (
+        json.loads(start_file.read_text())["params"]
+        if start_file.exists()
+        else {k: record[k] for k in stage.params}
+    )
+    base = {**record, **start}
+    out.mkdir(parents=True, exist_ok=True)
     fitted = tuple(training_targets(load_targets(), None, windows=stage.windows))
     space = SearchSpace.from_specs(names)
     seed_list = tuple(range(1, seeds + 1))
@@ -89,8 +98,9 @@ def main(
         "loss_before": float(before),
         "loss_after": float(result.fun),
         "values": refined,
+        "start": "best.json" if start_file.exists() else "the record's stage-B point",
     }
-    (out / "refined.json").write_text(json.dumps(done, indent=1) + "\n")
+    atomic_write_json(out / "refined.json", done)
     print(json.dumps({k: done[k] for k in ("evaluations", "loss_before", "loss_after")}))
     return done
 

@@ -10,8 +10,11 @@ point loss, search budget, evaluations and wall time) and into every row of
 parameters sit at their point estimate in every row; a new parameter gets a new column). If OUT_DIR
 also holds ``refine_stage_b.py``'s ``refined.json`` and its values scored lower than the start on
 its seeds, those values (all of stage B's or a subset) are written instead, with a ``refined`` block
-in stage B's record. Both files are written whole or not at all. Then run ``refresh_record.py`` for
-the fit sections.
+in stage B's record. An OUT_DIR with ``refined.json`` but no ``de-B.json`` is a refinement of the
+record's own stage-B point (``refine_stage_b.py`` on a new folder): its values are written if they
+lowered the loss, the stage-B search block is kept, and the refinement is added to the list of
+the point's refinements. Both files are written whole or not at all. Then run
+``refresh_record.py`` for the fit sections.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from infra.atomic import atomic_write_json, atomic_write_text
 
 
 def main(out: Path) -> dict:
+    if not (out / "de-B.json").exists():
+        return _write_refinement(out)
     best = json.loads((out / "best.json").read_text())
     search = json.loads((out / "de-B.json").read_text())
     fp = search["fingerprint"]
@@ -77,7 +82,7 @@ def main(out: Path) -> dict:
     refined = _refined(out, params)
     if refined is not None:
         values = {**values, **refined["values"]}
-        block["refined"] = refined
+        block["refined"] = [refined]
         block["note"] += (
             f"; then refined by Nelder-Mead on seeds {refined['seeds']} "
             f"(loss {refined['loss_before']:.3f} -> {refined['loss_after']:.3f} on those seeds)"
@@ -95,6 +100,11 @@ def main(out: Path) -> dict:
         if "stage B:" in method
         else method + clause
     )
+    return _save(record, values)
+
+
+def _save(record: dict, values: dict[str, float]) -> dict:
+    """Write the stage-B ``values`` into every posterior row, and the record (each file whole)."""
     post = record["posterior"]
     if "note" not in post:
         post["note"] = (
@@ -113,6 +123,26 @@ def main(out: Path) -> dict:
     atomic_write_text(POSTERIOR, text)
     atomic_write_json(RECORD, record)
     return record
+
+
+def _write_refinement(out: Path) -> dict:
+    """A refinement of the record's own stage-B point: its values, appended to the point's
+    refinements; the differential evolution's block stays as it is."""
+    params = list(next(s for s in stages.STAGES if s.name == "B").params)
+    refined = _refined(out, params)
+    if refined is None:
+        sys.exit(f"{out}: neither de-B.json nor a refined.json that lowered the loss")
+    record = json.loads(RECORD.read_text())
+    block = record["stages"]["B"]
+    earlier = block.get("refined") or []
+    block["refined"] = (earlier if isinstance(earlier, list) else [earlier]) + [refined]
+    block["note"] += (
+        f"; then refined by Nelder-Mead on seeds {refined['seeds']} over {len(refined['params'])} "
+        f"of its parameters (loss {refined['loss_before']:.3f} -> {refined['loss_after']:.3f} "
+        "on those seeds)"
+    )
+    record["uncertainties"].update(refined["values"])
+    return _save(record, refined["values"])
 
 
 def _refined(out: Path, params: list[str]) -> dict | None:

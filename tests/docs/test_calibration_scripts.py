@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,3 +86,42 @@ def test_a_stage_b_refinement_is_written_only_if_it_lowered_the_loss(tmp_path):
     assert _refined(tmp_path, params)["values"] == {"lockdown_open": 4.0}  # the rest: the start
     (tmp_path / "refined.json").write_text(json.dumps({**done, "loss_after": 1.0}))
     assert _refined(tmp_path, params) is None  # no better than the start
+
+
+def test_a_refinement_of_the_records_point_is_appended_and_written_to_every_row(
+    tmp_path, monkeypatch
+):
+    sys.path.insert(0, str(ROOT / "docs" / "examples"))
+    try:
+        import write_stage_b
+    finally:
+        sys.path.pop(0)
+    record, posterior = tmp_path / "calibrated.json", tmp_path / "posterior.csv"
+    record.write_text((ROOT / "calibration" / "calibrated.json").read_text())
+    posterior.write_text((ROOT / "calibration" / "posterior.csv").read_text())
+    monkeypatch.setattr(write_stage_b, "RECORD", record)
+    monkeypatch.setattr(write_stage_b, "POSTERIOR", posterior)
+    search_before = json.loads(record.read_text())["stages"]["B"]["search"]
+    out = tmp_path / "refine"
+    out.mkdir()
+    with pytest.raises(SystemExit, match="neither de-B.json nor a refined.json"):
+        write_stage_b.main(out)
+    for k, value in enumerate((4.25, 4.5)):
+        (out / "refined.json").write_text(
+            json.dumps(
+                {
+                    "params": ["lockdown_open"],
+                    "seeds": [1, 2],
+                    "loss_before": 1.0 - k / 10,
+                    "loss_after": 0.9 - k / 10,
+                    "values": {"lockdown_open": value},
+                }
+            )
+        )
+        written = write_stage_b.main(out)
+        assert written["uncertainties"]["lockdown_open"] == value
+        assert len(written["stages"]["B"]["refined"]) == k + 1  # appended, not replaced
+        assert written["stages"]["B"]["search"] == search_before  # the search's block kept
+        rows = pd.read_csv(posterior)
+        assert (rows["lockdown_open"] == value).all()
+        assert json.loads(record.read_text()) == written
