@@ -1,9 +1,16 @@
 """The simulated counterpart of each target, over the same dates (compare like with like).
 
-A weekly table has row k covering the seven days from 15 Sep 2018 + 7k days. A target's date
-range rarely falls on week boundaries, so a flow (acts, new patients) is summed over the weeks it
-overlaps, a straddling week counting pro rata by days (acts are assumed spread evenly over the
-week); a stock (doctors who have billed) is interpolated by days between the ends of two weeks.
+A weekly table has row k covering the seven days from 15 Sep 2018 + 7k days (Saturday to Friday).
+A target's date range rarely falls on week boundaries (the CNAM's weeks run Monday to Sunday), so
+the part of a straddling week inside the range has to be estimated. A flow (acts, new patients) is
+read off its running total, known exactly at every week boundary and interpolated between them by
+a monotone cubic (scipy's PCHIP): the days of a week keep the week's total, and the daily rate
+follows the weeks around it instead of being flat within the week and jumping at its ends. In a
+steady period the two readings agree; in the surge of March 2020, when the weekly acts grew twelve
+times in a week, a flat week would give the first days of the surge a seventh of the week each,
+and a range straddling the jump would be read far off (``docs/calibration.md``). A stock (doctors
+who have billed) is interpolated the same way between the ends of two weeks. The running total is
+non-decreasing, so every part of a week stays between zero and the week's total.
 
 Mappings decided here (and stated in ``docs/calibration.md``):
 
@@ -31,10 +38,10 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+from scipy.interpolate import PchipInterpolator
 
 from .targets import Target
 
-START = np.datetime64("2018-09-15", "D")
 IDF_CODE = "11"
 #: Doctors billing in a week and all doctors of the scope: liberal doctors unless listed.
 LIBERAL_BILLING_COLUMNS = ("billing_doctors_week_liberal", "liberal_doctors")
@@ -54,21 +61,43 @@ AGE_GROUP_WEIGHTS = {
 AGE_BANDS = ("0-19", "20-39", "40-59", "60-74", "75+")
 
 
-def overlap_weights(week_start: np.ndarray, start: dt.date, end: dt.date) -> np.ndarray:
-    """Share of each week (7 days from ``week_start``) that falls in ``[start, end]``."""
+def _days(week_start: np.ndarray, day: dt.date | np.datetime64) -> float:
+    """Days from the first week's start to the start of ``day``."""
     ws = np.asarray(week_start, dtype="datetime64[D]")
-    lo = np.maximum(ws, np.datetime64(start, "D"))
-    hi = np.minimum(ws + 7, np.datetime64(end, "D") + 1)
-    return np.clip((hi - lo).astype(np.int64), 0, 7) / 7.0
+    return float((np.datetime64(day, "D") - ws[0]).astype(np.int64))
+
+
+def _knots(week_start: np.ndarray) -> np.ndarray:
+    """The week boundaries, in days from the first week's start (one more than weeks)."""
+    ws = np.asarray(week_start, dtype="datetime64[D]")
+    return np.concatenate([(ws - ws[0]).astype(np.int64), [(ws[-1] - ws[0]).astype(np.int64) + 7]])
+
+
+def running_total(week_start: np.ndarray, values: np.ndarray) -> PchipInterpolator:
+    """The running total of a weekly flow as a function of days from the first week's start:
+    exact at the week boundaries, a monotone cubic between them."""
+    totals = np.concatenate([[0.0], np.cumsum(np.asarray(values, dtype=float))])
+    return PchipInterpolator(_knots(week_start).astype(float), totals)
+
+
+def flow_between(
+    week_start: np.ndarray, values: np.ndarray, start: dt.date, end: dt.date, total=None
+) -> float:
+    """A weekly flow summed over the days ``[start, end]`` (see the module docstring)."""
+    total = running_total(week_start, values) if total is None else total
+    hi = _days(week_start, end) + 1.0
+    lo = _days(week_start, start)
+    span = _knots(week_start)
+    hi, lo = min(max(hi, 0.0), span[-1]), min(max(lo, 0.0), span[-1])
+    return float(total(hi) - total(lo)) if hi > lo else 0.0
 
 
 def stock_at(week_start: np.ndarray, values: np.ndarray, day: dt.date) -> float:
-    """A stock recorded at the end of each week, interpolated by days to the end of ``day``."""
-    ws = np.asarray(week_start, dtype="datetime64[D]")
-    ends = ws + 7  # the stock holds at the end of the week (start of the next)
-    x = (ends - START).astype(np.int64).astype(float)
-    t = float((np.datetime64(day, "D") + 1 - START).astype(np.int64))
-    return float(np.interp(t, np.concatenate([[0.0], x]), np.concatenate([[0.0], values])))
+    """A stock recorded at the end of each week (zero at the first week's start), interpolated
+    by a monotone cubic to the end of ``day``."""
+    knots = _knots(week_start).astype(float)
+    curve = PchipInterpolator(knots, np.concatenate([[0.0], np.asarray(values, dtype=float)]))
+    return float(curve(min(_days(week_start, day) + 1.0, knots[-1])))
 
 
 class Tables:
@@ -82,6 +111,7 @@ class Tables:
         self.cols: dict[str, np.ndarray] = {
             c: weekly[c].to_numpy(dtype=float) for c in weekly.columns if c != "week_start"
         }
+        self._totals: dict[str, PchipInterpolator] = {}  # running totals, built once per column
         by_region = frames.get("by_region")
         if by_region is not None:
             idf = by_region[by_region["region_code"].astype(str) == IDF_CODE]
@@ -98,13 +128,16 @@ class Tables:
         return s.reindex(idx, fill_value=0).to_numpy(dtype=float)
 
     def flow(self, column: str, start: dt.date, end: dt.date) -> float:
-        """Sum of a weekly flow over ``[start, end]`` (straddling weeks pro rata by days)."""
+        """Sum of a weekly flow over ``[start, end]`` (a straddling week's part read off the
+        running total, see the module docstring)."""
         values = self.cols.get(column)
         if values is None:
             return float("nan")
         if np.datetime64(end, "D") >= self.week_start[-1] + 7:
             return float("nan")  # the run stops before the range ends
-        return float(overlap_weights(self.week_start, start, end) @ values)
+        if column not in self._totals:
+            self._totals[column] = running_total(self.week_start, values)
+        return flow_between(self.week_start, values, start, end, self._totals[column])
 
     def stock(self, column: str, day: dt.date) -> float:
         values = self.cols.get(column)

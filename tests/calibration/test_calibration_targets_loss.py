@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from calibration.loss import count_log_rmse, errors, loss, tolerance, weight
-from calibration.quantities import Tables, overlap_weights, quantities, stock_at
+from calibration.quantities import Tables, flow_between, quantities, stock_at
 from calibration.targets import Target, file_sha256, load_targets, training_targets
 
 
@@ -64,12 +64,43 @@ def test_bad_targets_file_fails_loudly(tmp_path):
         load_targets(bad)
 
 
-def test_overlap_is_pro_rata_by_days():
+def test_a_steady_flow_is_read_pro_rata_by_days():
     ws = np.array(["2018-09-15", "2018-09-22", "2018-09-29"], dtype="datetime64[D]")
-    w = overlap_weights(ws, dt.date(2018, 9, 20), dt.date(2018, 9, 30))
-    np.testing.assert_allclose(w, [2 / 7, 1.0, 2 / 7])
-    # a stock is interpolated by days between week ends
+    # 7 acts a week: 20-30 September is 2 + 7 + 2 days, one act a day
+    assert flow_between(ws, np.full(3, 7.0), dt.date(2018, 9, 20), dt.date(2018, 9, 30)) == (
+        pytest.approx(11.0)
+    )
+    # a stock rising steadily is interpolated by days between week ends
     assert stock_at(ws, np.array([7.0, 14.0, 21.0]), dt.date(2018, 9, 24)) == pytest.approx(10.0)
+
+
+def test_week_boundaries_give_the_weeks_totals_and_no_day_is_negative():
+    rng = np.random.default_rng(3)
+    values = rng.gamma(0.5, 100.0, size=12)  # irregular, with near-empty weeks
+    ws = np.datetime64("2020-01-04", "D") + 7 * np.arange(12)
+    for k in range(12):
+        start = (ws[k]).astype(dt.date)
+        end = (ws[k] + 6).astype(dt.date)
+        assert flow_between(ws, values, start, end) == pytest.approx(values[k])
+        days = [
+            flow_between(ws, values, (ws[k] + d).astype(dt.date), (ws[k] + d).astype(dt.date))
+            for d in range(7)
+        ]
+        assert min(days) >= -1e-9
+        assert sum(days) == pytest.approx(values[k])
+
+
+def test_a_surge_puts_a_weeks_acts_on_its_later_days():
+    """Twelve times the acts in a week (March 2020): the days of the surge week nearer the quiet
+    week get less than a flat seventh each, the ones nearer the next big week more."""
+    ws = np.datetime64("2020-03-07", "D") + 7 * np.arange(4)
+    values = np.array([20_000.0, 24_000.0, 280_000.0, 660_000.0])
+    first_two = flow_between(ws, values, dt.date(2020, 3, 21), dt.date(2020, 3, 22))
+    last_two = flow_between(ws, values, dt.date(2020, 3, 26), dt.date(2020, 3, 27))
+    assert first_two < 2 / 7 * values[2] < last_two
+    # the week of 16-22 March reads less than the flat split, which gives it 2/7 of the surge
+    flat = 5 / 7 * values[1] + 2 / 7 * values[2]
+    assert flow_between(ws, values, dt.date(2020, 3, 16), dt.date(2020, 3, 22)) < flat
 
 
 def _frames(n=10):

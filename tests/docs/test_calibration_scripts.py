@@ -101,7 +101,8 @@ def test_a_refinement_of_the_records_point_is_appended_and_written_to_every_row(
     posterior.write_text((ROOT / "calibration" / "posterior.csv").read_text())
     monkeypatch.setattr(write_stage_b, "RECORD", record)
     monkeypatch.setattr(write_stage_b, "POSTERIOR", posterior)
-    search_before = json.loads(record.read_text())["stages"]["B"]["search"]
+    block_before = json.loads(record.read_text())["stages"]["B"]
+    search_before, earlier = block_before["search"], len(block_before.get("refined") or [])
     out = tmp_path / "refine"
     out.mkdir()
     with pytest.raises(SystemExit, match="neither de-B.json nor a refined.json"):
@@ -120,7 +121,9 @@ def test_a_refinement_of_the_records_point_is_appended_and_written_to_every_row(
         )
         written = write_stage_b.main(out)
         assert written["uncertainties"]["lockdown_open"] == value
-        assert len(written["stages"]["B"]["refined"]) == k + 1  # appended, not replaced
+        refinements = written["stages"]["B"]["refined"]
+        assert len(refinements) == earlier + k + 1  # appended, not replaced
+        assert refinements[-1]["values"] == {"lockdown_open": value}
         assert written["stages"]["B"]["search"] == search_before  # the search's block kept
         rows = pd.read_csv(posterior)
         assert (rows["lockdown_open"] == value).all()
