@@ -81,9 +81,14 @@ def running_total(week_start: np.ndarray, values: np.ndarray) -> PchipInterpolat
 
 
 def flow_between(
-    week_start: np.ndarray, values: np.ndarray, start: dt.date, end: dt.date, total=None
+    week_start: np.ndarray,
+    values: np.ndarray,
+    start: dt.date,
+    end: dt.date,
+    total: PchipInterpolator | None = None,
 ) -> float:
-    """A weekly flow summed over the days ``[start, end]`` (see the module docstring)."""
+    """A weekly flow summed over the days ``[start, end]`` (see the module docstring);
+    ``total``: :func:`running_total` of ``values``, if already built."""
     total = running_total(week_start, values) if total is None else total
     hi = _days(week_start, end) + 1.0
     lo = _days(week_start, start)
