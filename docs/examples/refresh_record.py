@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from calibration import bass, pipeline
+from calibration import bass, pipeline, stages
 from calibration.inference import Posterior
 from calibration.loss import loss
 from calibration.targets import OBSERVED_CSV, file_sha256, load_targets, training_targets
@@ -33,7 +33,9 @@ def main(fit_table_path: Path, workers: int = 2) -> dict:
     fit_table_path.parent.mkdir(parents=True, exist_ok=True)
     record = json.loads(pipeline.CALIBRATED_JSON.read_text())
     best = Uncertainties.from_dict(record["uncertainties"])
-    names = record["stages"][record["posterior"]["stage"]]["params"]
+    # the posterior's stage and every stage before it (stage B's rows carry A's parameters too)
+    upto = [s.name for s in stages.STAGES].index(record["posterior"]["stage"]) + 1
+    names = [n for s in stages.STAGES[:upto] for n in record["stages"][s.name]["params"]]
     post = Posterior.from_frame(pd.read_csv(pipeline.POSTERIOR_CSV), names, best.to_dict())
     settings = pipeline.CalibrationSettings(scale=100, report_replicates=20, predictive_draws=100)
     targets = load_targets()

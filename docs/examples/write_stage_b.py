@@ -13,8 +13,9 @@ its seeds, those values (all of stage B's or a subset) are written instead, with
 in stage B's record. An OUT_DIR with ``refined.json`` but no ``de-B.json`` is a refinement of the
 record's own stage-B point (``refine_stage_b.py`` on a new folder): its values are written if they
 lowered the loss, the stage-B search block is kept, and the refinement is added to the list of
-the point's refinements. Both files are written whole or not at all. Then run
-``refresh_record.py`` for the fit sections.
+the point's refinements. Both files are written whole or not at all. Refused once the
+committed posterior is stage B's own (``stage_b_posterior.py``): a new point needs a new
+posterior. Then run ``refresh_record.py`` for the fit sections.
 """
 
 from __future__ import annotations
@@ -106,6 +107,12 @@ def main(out: Path) -> dict:
 def _save(record: dict, values: dict[str, float]) -> dict:
     """Write the stage-B ``values`` into every posterior row, and the record (each file whole)."""
     post = record["posterior"]
+    if post["stage"] != "A":  # stage B's own posterior: one value in every row would erase it
+        sys.exit(
+            f"{POSTERIOR} is stage {post['stage']}'s posterior, not stage A's with stage B at its "
+            "point: a new stage-B point needs a new posterior (docs/examples/stage_b_posterior.py "
+            "from the point), not the point written into every row"
+        )
     if "note" not in post:
         post["note"] = (
             f"stage {post['stage']} posterior; the stage-B parameters at their point estimate "

@@ -3,6 +3,7 @@ say how to call them (their runs take minutes: docs/calibration.md gives the fig
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
         "write_stage_b.py",
         "refresh_record.py",
         "figure_sensitivity.py",
+        "stage_b_posterior.py",
     ],
 )
 def test_the_script_imports_and_prints_its_usage(script):
@@ -97,7 +99,9 @@ def test_a_refinement_of_the_records_point_is_appended_and_written_to_every_row(
     finally:
         sys.path.pop(0)
     record, posterior = tmp_path / "calibrated.json", tmp_path / "posterior.csv"
-    record.write_text((ROOT / "calibration" / "calibrated.json").read_text())
+    committed = json.loads((ROOT / "calibration" / "calibrated.json").read_text())
+    committed["posterior"]["stage"] = "A"  # a record before stage B had a posterior of its own
+    record.write_text(json.dumps(committed))
     posterior.write_text((ROOT / "calibration" / "posterior.csv").read_text())
     monkeypatch.setattr(write_stage_b, "RECORD", record)
     monkeypatch.setattr(write_stage_b, "POSTERIOR", posterior)
@@ -128,3 +132,87 @@ def test_a_refinement_of_the_records_point_is_appended_and_written_to_every_row(
         rows = pd.read_csv(posterior)
         assert (rows["lockdown_open"] == value).all()
         assert json.loads(record.read_text()) == written
+
+
+def _stage_b_posterior():
+    sys.path.insert(0, str(ROOT / "docs" / "examples"))
+    try:
+        import stage_b_posterior
+    finally:
+        sys.path.pop(0)
+    return stage_b_posterior
+
+
+def test_stage_b_posterior_infers_36_parameters_on_the_2020_figures_from_the_record():
+    """The prior of the stage-A parameters is the committed posterior, the start the record's best
+    set, the distance the 2020 figures only, the tolerance above the start's distance."""
+    from calibration import stages
+    from calibration.targets import window
+
+    problem, abc = _stage_b_posterior().problem_and_settings(100, 200)
+    a, b = stages.STAGES
+    assert problem.space.names == (*a.params, *b.params)
+    assert problem.inherited() == a.params
+    assert {window(t) for t in problem.targets} == {"2020"}
+    record = json.loads((ROOT / "calibration" / "calibrated.json").read_text())
+    values = problem.space.values(problem.center)
+    assert values == pytest.approx({k: record["uncertainties"][k] for k in values})
+    assert abc.population == 200 and abc.start == "point"
+    assert abc.tolerance > float(problem.objective(problem.center))
+
+
+def test_a_stage_b_posterior_is_written_whole_and_then_guards_its_rows(tmp_path, monkeypatch):
+    from calibration import pipeline, stages
+
+    script = _stage_b_posterior()
+    record, posterior = tmp_path / "calibrated.json", tmp_path / "posterior.csv"
+    committed = json.loads((ROOT / "calibration" / "calibrated.json").read_text())
+    committed["posterior"]["stage"] = "A"
+    record.write_text(json.dumps(committed))
+    rows = pd.read_csv(ROOT / "calibration" / "posterior.csv")
+    posterior.write_text(rows.to_csv(index=False))
+    monkeypatch.setattr(pipeline, "CALIBRATED_JSON", record)
+    monkeypatch.setattr(pipeline, "POSTERIOR_CSV", posterior)
+    out = tmp_path / "postB"
+    out.mkdir()
+    # a stage-B sample: every row its own lockdown_open, the weights equal
+    rows["lockdown_open"] = np.linspace(3.0, 6.0, len(rows))
+    rows["weight"] = 1.0 / len(rows)
+    rows.to_csv(out / script.ROWS, index=False)
+    summary = {"method": "replenishment", "evaluations": 12, "settings": {"population": 340}}
+    (out / script.STATE).write_text(json.dumps(summary))
+    written = script.write(out)
+    assert pd.read_csv(posterior).equals(pd.read_csv(out / script.ROWS))
+    post = written["posterior"]
+    assert post["stage"] == "B" and post["rows"] == len(rows)
+    assert post["distinct"] == len(rows)  # lockdown_open alone makes every row distinct
+    assert post["sha256"] == hashlib.sha256(posterior.read_bytes()).hexdigest()
+    assert written["stages"]["B"]["abc"]["evaluations"] == 12
+    assert written["stages"]["B"]["abc_settings"] == {"population": 340}
+    assert written["unstaged"] == stages.unstaged(stages.select(["A", "B"]))
+    ident = written["identifiability"]
+    verdicts = ident["identified"] + ident["weakly_identified"] + ident["not_identified"]
+    assert sorted(verdicts) == sorted([*stages.STAGES[0].params, *stages.STAGES[1].params])
+    assert json.loads(record.read_text()) == written
+    # writing a stage-B point into every row would now erase that posterior: refused
+    sys.path.insert(0, str(ROOT / "docs" / "examples"))
+    try:
+        import write_stage_b
+    finally:
+        sys.path.pop(0)
+    monkeypatch.setattr(write_stage_b, "RECORD", record)
+    monkeypatch.setattr(write_stage_b, "POSTERIOR", posterior)
+    (out / "refined.json").write_text(
+        json.dumps(
+            {
+                "params": ["lockdown_open"],
+                "seeds": [1, 2],
+                "loss_before": 1.0,
+                "loss_after": 0.9,
+                "values": {"lockdown_open": 4.0},
+            }
+        )
+    )
+    with pytest.raises(SystemExit, match="stage B's posterior"):
+        write_stage_b.main(out)
+    assert pd.read_csv(posterior).equals(pd.read_csv(out / script.ROWS))  # nothing written

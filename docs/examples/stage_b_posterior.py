@@ -1,0 +1,173 @@
+"""Stage B's posterior, given the committed stage-A posterior (docs/calibration.md, step 7).
+
+    python docs/examples/stage_b_posterior.py OUT_DIR [EVALUATIONS [POPULATION]]   # sample
+    python docs/examples/stage_b_posterior.py OUT_DIR --write                       # commit it
+
+Why a script: ``telesim calibrate --stages A,B`` would sample stage A again (41,650 evaluations
+for the committed one), and the committed stage-A run's state is not in a clone. This runs the
+pipeline's own stage-B inference (:mod:`calibration.replenishment`, the record's ABC settings,
+``start="point"``) on the committed pieces: the prior of the 20 stage-A parameters is the kernel
+density estimate of ``calibration/posterior.csv``'s stage-A columns, that of the 16 stage-B
+parameters uniform on their ranges; the start is the record's best set (stage B's refined
+point); the distance scores the 2020 training figures only (the 2018-2019 ones are in the prior:
+:func:`calibration.pipeline.distance_targets`); the final tolerance is the pipeline's automatic
+one. EVALUATIONS (default 2,400; about 3.4 s each at 1 agent per 100 persons, on 2 worker
+processes) caps the sampler; POPULATION defaults to the record's (340). The sampler writes its
+state after every generation: the same command resumes a killed run where it stopped, with the
+result of an uninterrupted one, and a larger EVALUATIONS extends a finished one.
+
+``--write`` puts OUT_DIR's posterior into ``calibration/posterior.csv`` (one row per particle,
+every uncertainty, ``weight`` and ``loss`` = its 2020 distance) and the stage's sampling record
+into ``calibration/calibrated.json`` (``stages.B.abc`` and ``posterior``); the best set stays the
+refined point. Then run ``refresh_record.py`` for the fit and predictive sections.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from calibration import identifiability, pipeline, replenishment, stages
+from calibration.inference import AbcSettings, Posterior, StageProblem
+from calibration.objective import Objective, SearchSpace
+from calibration.targets import load_targets, training_targets
+from infra.atomic import atomic_write_json, atomic_write_text
+from infra.execution import make_executor
+
+STATE = "stage-B.json"
+ROWS = "posterior-B.csv"
+
+
+def problem_and_settings(
+    evaluations: int, population: int | None
+) -> tuple[StageProblem, AbcSettings]:
+    """Stage B's inference problem on the committed record and stage-A posterior."""
+    record = json.loads(pipeline.CALIBRATED_JSON.read_text())
+    a, b = (next(s for s in stages.STAGES if s.name == n) for n in ("A", "B"))
+    best = record["uncertainties"]
+    previous = Posterior.from_frame(pd.read_csv(pipeline.POSTERIOR_CSV), a.params, best)
+    names = [*a.params, *b.params]
+    space = SearchSpace.from_specs(names)
+    fitted = training_targets(load_targets(), None, windows=b.windows)
+    new_windows = set(b.windows) - set(a.windows)
+    scored = pipeline.distance_targets(fitted, new_windows, True)
+    seeds = tuple(pipeline.training_seeds(record["settings"]["replicates"]))
+    base = {k: v for k, v in best.items() if k not in space.names}
+    objective = Objective(space, tuple(scored), seeds, record["settings"]["scale"], base)
+    center = np.clip(space.coords(best), space.low, space.high)
+    problem = StageProblem("B", objective, center, evaluations, previous)
+    abc = AbcSettings(**record["settings"]["abc"])
+    if population is not None:
+        abc = replace(abc, population=population)
+    tolerance = pipeline.auto_tolerance(float(objective(center)), len(names), scored)
+    return problem, replace(abc, tolerance=tolerance)
+
+
+def sample(out: Path, evaluations: int, population: int | None, workers: int = 2) -> None:
+    problem, abc = problem_and_settings(evaluations, population)
+    print(
+        f"stage B: {len(problem.space.names)} parameters, {len(problem.targets)} figures "
+        f"(2020), population {abc.population}, final tolerance {abc.tolerance:.4g}, at most "
+        f"{evaluations} evaluations"
+    )
+    result = replenishment.run_stage(
+        problem, abc, out, make_executor("local", workers), resume=True, progress=True
+    )
+    frame = result.posterior.frame()
+    atomic_write_text(out / ROWS, frame.to_csv(index=False))
+    trace = result.trace
+    summary = {
+        "method": result.method,
+        "population": len(result.posterior.weights),
+        "distinct": [r.get("distinct") for r in trace],
+        "epsilons": [r["epsilon"] for r in trace],
+        "evaluations_per_generation": [r["evaluations"] for r in trace],
+        "acceptance_rates": [r["acceptance_rate"] for r in trace],
+        "ess": [r["ess"] for r in trace],
+        "evaluations": int(result.evaluations),
+        "wall_seconds": float(sum(r["wall_seconds"] or 0.0 for r in trace)),
+        "diagnostics": result.diagnostics,
+        "settings": abc.to_dict(),
+        "prior": "stage-A parameters: weighted KDE of the committed stage-A posterior "
+        "(calibration/posterior.csv before this stage); stage-B parameters: uniform on ranges",
+        "distance": "2020 training figures only",
+        "start": "the record's best set (stage B's refined point)",
+        "seeds": list(problem.objective.seeds),
+        "scale": problem.objective.scale,
+    }
+    atomic_write_json(out / STATE, summary)
+    print(f"stage B: {summary['evaluations']} evaluations, {result.stop_reason}")
+
+
+def write(out: Path) -> dict:
+    """OUT_DIR's stage-B posterior into the committed record and posterior file."""
+    summary = json.loads((out / STATE).read_text())
+    frame = pd.read_csv(out / ROWS)
+    record = json.loads(pipeline.CALIBRATED_JSON.read_text())
+    b = next(s for s in stages.STAGES if s.name == "B")
+    names = [*record["stages"]["A"]["params"], *b.params]
+    record["stages"]["B"]["abc"] = {k: v for k, v in summary.items() if k != "settings"}
+    record["stages"]["B"]["abc_settings"] = summary["settings"]
+    text = frame.to_csv(index=False)
+    post = Posterior.from_frame(frame, names, record["uncertainties"])
+    tab = identifiability.table(post)
+    corr = identifiability.correlations(post)
+    record["identifiability"] = {
+        **identifiability.verdicts(tab),
+        "strong_pairs": [list(p) for p in identifiability.strong_pairs(corr)],
+    }
+    record["posterior"] = {
+        **record["posterior"],
+        "stage": "B",
+        "rows": len(frame),
+        "distinct": int(len(frame[names].drop_duplicates())),
+        "ess": float(post.ess()),
+        "sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "note": (
+            "stage B's posterior (docs/examples/stage_b_posterior.py, "
+            f"{dt.date.today().isoformat()}): the 36 parameters of stages A and B, the stage-A "
+            "ones drawn from the stage-A posterior's KDE and kept by the 2020 figures' distance; "
+            "weight equal, loss = the 2020 distance on the training seed"
+        ),
+    }
+    record["unstaged"] = stages.unstaged(stages.select(["A", "B"]))
+    record["method"] = re.sub(
+        r"; stage B: .*$",
+        "; stage B: a point estimate by differential evolution given the stage-A best set, "
+        "refined by Nelder-Mead, then the same ABC-SMC over stages A and B from that point "
+        "(the stage-A parameters' prior: the stage-A posterior; the distance: the 2020 figures)",
+        record["method"],
+    )
+    atomic_write_text(pipeline.POSTERIOR_CSV, text)
+    atomic_write_json(pipeline.CALIBRATED_JSON, record)
+    return record
+
+
+def _usage() -> None:
+    sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    if not args:
+        _usage()
+    out_dir = Path(args[0])
+    if args[1:] == ["--write"]:
+        rec = write(out_dir)
+        print(json.dumps(rec["posterior"], indent=1))
+    elif len(args) <= 3 and all(a.isdigit() for a in args[1:]):
+        sample(
+            out_dir,
+            int(args[1]) if len(args) > 1 else 2400,
+            int(args[2]) if len(args) > 2 else None,
+        )
+    else:
+        _usage()
