@@ -117,8 +117,11 @@ def _posterior_note(path: Path) -> str:
     when = None
     try:
         record = json.loads(CALIBRATED_JSON.read_text(encoding="utf-8"))
-        if record.get("posterior", {}).get("sha256") == sha:
+        post = record.get("posterior", {})
+        if post.get("sha256") == sha:
             when = f"calibration of {record.get('date')}"
+            if post.get("stage"):  # which stages' parameters vary across its rows
+                when = f"stage {post['stage']} posterior, {when}"
     except (OSError, ValueError, AttributeError):
         pass
     if when is None:

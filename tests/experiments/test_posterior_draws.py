@@ -33,7 +33,9 @@ def posterior(tmp_path, monkeypatch):
     write_posterior(path, [0.5, 0.3, 0.2, 0.0])
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     record = tmp_path / "calibrated.json"
-    record.write_text(json.dumps({"date": "2026-11-24", "posterior": {"sha256": sha}}))
+    record.write_text(
+        json.dumps({"date": "2026-11-24", "posterior": {"sha256": sha, "stage": "B"}})
+    )
     monkeypatch.setattr(runner, "POSTERIOR_CSV", path)
     monkeypatch.setattr(runner, "CALIBRATED_JSON", record)
     return path, sha
@@ -45,7 +47,8 @@ def test_the_posterior_is_the_default_and_the_note_says_which(posterior):
     assert len(sets) == 4 and [s.weight for s in sets] == [0.5, 0.3, 0.2, 0.0]
     assert all(s.id.startswith("p") for s in sets)
     assert sets[1].values["choice_logit"] == pytest.approx(-2.9)
-    assert sha[:12] in note and "calibration of 2026-11-24" in note and "4 sets" in note
+    assert sha[:12] in note and "stage B posterior, calibration of 2026-11-24" in note
+    assert "4 sets" in note
 
 
 def test_a_posterior_file_the_record_does_not_know_is_dated_by_the_file(posterior):
