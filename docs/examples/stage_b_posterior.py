@@ -1,4 +1,5 @@
-"""Stage B's posterior, given the committed stage-A posterior (docs/calibration.md, step 7).
+"""Stage B's posterior, given the committed stage-A posterior (docs/calibration.md: "Stage B's
+posterior: sampled, not adopted").
 
     python docs/examples/stage_b_posterior.py OUT_DIR [EVALUATIONS [POPULATION [SPREAD]]]
     python docs/examples/stage_b_posterior.py OUT_DIR --write
