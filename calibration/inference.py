@@ -139,6 +139,10 @@ class AbcSettings:
     #: ABC-MCMC at a fixed tolerance) until ``hold`` generations have run held.
     tolerance: float = 0.0
     hold: int = 5
+    #: replenishment's start at the point: the earlier stages' parameters around the point like
+    #: the others ("point"), or drawn from their prior, the earlier posterior's KDE ("prior"):
+    #: a start with their spread already, which the moves would take many generations to widen
+    init_inherited: str = "point"
 
     def __post_init__(self) -> None:
         if self.population < 2:
@@ -155,13 +159,20 @@ class AbcSettings:
             raise ValueError("min_epsilon must be >= 0 and min_acceptance in [0, 1)")
         if self.start not in ("prior", "point"):
             raise ValueError(f"start: {self.start!r} must be 'prior' or 'point'")
+        if self.init_inherited not in ("point", "prior"):
+            raise ValueError(f"init_inherited: {self.init_inherited!r} must be 'point' or 'prior'")
         if not (math.isfinite(self.tolerance) and self.tolerance >= 0) or self.hold < 1:
             raise ValueError(
                 f"tolerance: {self.tolerance} must be a number >= 0 and hold: {self.hold} >= 1"
             )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The settings; ``init_inherited`` only when not its default, so a run (and its
+        fingerprint) from before the field existed still resumes."""
+        d = asdict(self)
+        if d["init_inherited"] == "point":
+            del d["init_inherited"]
+        return d
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,7 +31,11 @@ the moves are what make it one: their kernel leaves every ABC posterior invarian
 moves carry any start inside the tolerance to it (ABC-MCMC, Marjoram et al. 2003, with a
 population of chains). Why offer it: from the prior, stage A's tolerance fell by about a fifth a
 generation (measured: 778, 178, 84, 69 in generations 1-4, at 0.2 s a simulation), hours away
-from the fit of the point estimate; from the point it starts there.
+from the fit of the point estimate; from the point it starts there. With
+``init_inherited="prior"`` the earlier stages' parameters of generation 0 are drawn from their
+prior (the earlier posterior's KDE) instead: a stage-B start around the point is otherwise far
+narrower in them than the stage-A posterior, and the moves widen a cloud only by a fraction of
+its own spread a generation (measured on stage B, docs/calibration.md).
 
 **Final tolerance** (``tolerance`` > 0): once the alpha-quantile of the distances falls to it,
 epsilon is held there; the particles beyond it are replaced by copies of those within, and
@@ -251,6 +255,8 @@ class _Run:
             low, high = self.prior.low, self.prior.high
             sd = s.init_spread * (high - low)
             x = mixture_sample(rng, m, p.center, sd, low, high, s.init_prior_share)
+            if s.init_inherited == "prior" and self.prior.kde_names:
+                x[:, self.prior.kde_idx] = self.prior.sample_kde(rng, m)
         else:
             x = self.prior.sample(rng, m)
         jobs = [(p.objective, self.distance, row) for row in x]

@@ -1,7 +1,7 @@
 """Stage B's posterior, given the committed stage-A posterior (docs/calibration.md: "Stage B's
 posterior: sampled, not adopted").
 
-    python docs/examples/stage_b_posterior.py OUT_DIR [EVALUATIONS [POPULATION [SPREAD]]]
+    python docs/examples/stage_b_posterior.py OUT_DIR [EVALUATIONS [POPULATION [SPREAD [START_A]]]]
     python docs/examples/stage_b_posterior.py OUT_DIR --write
 
 Why a script: ``telesim calibrate --stages A,B`` would sample stage A again (41,650 evaluations
@@ -14,7 +14,9 @@ point); the distance scores the 2020 training figures only (the 2018-2019 ones a
 :func:`calibration.pipeline.distance_targets`); the final tolerance is the pipeline's automatic
 one. EVALUATIONS (default 2,400; about 3.4 s each at 1 agent per 100 persons, on 2 worker
 processes) caps the sampler; POPULATION defaults to the record's (340), SPREAD (generation 0's
-normals around the point, a share of each range) to the record's (0.1). The sampler writes its
+normals around the point, a share of each range) to the record's (0.1); START_A ``point`` (the
+default) puts the stage-A parameters of generation 0 around the point too, ``prior`` draws them
+from the stage-A posterior's KDE (``AbcSettings.init_inherited``). The sampler writes its
 state after every generation: the same command resumes a killed run where it stopped, with the
 result of an uninterrupted one, and a larger EVALUATIONS extends a finished one.
 
@@ -49,7 +51,10 @@ ROWS = "posterior-B.csv"
 
 
 def problem_and_settings(
-    evaluations: int, population: int | None = None, spread: float | None = None
+    evaluations: int,
+    population: int | None = None,
+    spread: float | None = None,
+    start_a: str | None = None,
 ) -> tuple[StageProblem, AbcSettings]:
     """Stage B's inference problem on the committed record and stage-A posterior."""
     record = json.loads(pipeline.CALIBRATED_JSON.read_text())
@@ -71,6 +76,8 @@ def problem_and_settings(
         abc = replace(abc, population=population)
     if spread is not None:
         abc = replace(abc, init_spread=spread)
+    if start_a is not None:
+        abc = replace(abc, init_inherited=start_a)
     tolerance = pipeline.auto_tolerance(float(objective(center)), len(names), scored)
     return problem, replace(abc, tolerance=tolerance)
 
@@ -80,9 +87,10 @@ def sample(
     evaluations: int,
     population: int | None = None,
     spread: float | None = None,
+    start_a: str | None = None,
     workers: int = 2,
 ) -> None:
-    problem, abc = problem_and_settings(evaluations, population, spread)
+    problem, abc = problem_and_settings(evaluations, population, spread, start_a)
     print(
         f"stage B: {len(problem.space.names)} parameters, {len(problem.targets)} figures "
         f"(2020), population {abc.population}, final tolerance {abc.tolerance:.4g}, at most "
@@ -173,12 +181,13 @@ if __name__ == "__main__":
     if args[1:] == ["--write"]:
         rec = write(out_dir)
         print(json.dumps(rec["posterior"], indent=1))
-    elif len(args) <= 4 and all(a.replace(".", "", 1).isdigit() for a in args[1:]):
+    elif len(args) <= 5 and all(a.replace(".", "", 1).isdigit() for a in args[1:4]):
         sample(
             out_dir,
             int(args[1]) if len(args) > 1 else 2400,
             int(args[2]) if len(args) > 2 else None,
             float(args[3]) if len(args) > 3 else None,
+            args[4] if len(args) > 4 else None,
         )
     else:
         _usage()
