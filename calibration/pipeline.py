@@ -447,8 +447,6 @@ def fit_report(
 
 
 def _stage_summary(run: StageRun) -> dict[str, Any]:
-    abc = run.abc
-    trace = abc.trace
     return {
         "description": run.stage.description,
         "windows": list(run.stage.windows),
@@ -463,18 +461,25 @@ def _stage_summary(run: StageRun) -> dict[str, Any]:
             "converged": bool(run.search.converged),
         },
         "point_loss": run.point_loss,
-        "abc": {
-            "method": abc.method,
-            "population": len(abc.posterior.weights),
-            "distinct": [r.get("distinct") for r in trace],
-            "epsilons": [r["epsilon"] for r in trace],
-            "evaluations_per_generation": [r["evaluations"] for r in trace],
-            "acceptance_rates": [r["acceptance_rate"] for r in trace],
-            "ess": [r["ess"] for r in trace],
-            "evaluations": int(abc.evaluations),
-            "wall_seconds": float(sum(r["wall_seconds"] or 0.0 for r in trace)),
-            "diagnostics": abc.diagnostics,
-        },
+        "abc": abc_summary(run.abc),
+    }
+
+
+def abc_summary(abc) -> dict[str, Any]:
+    """A stage's ABC in the record: per-generation trace, evaluations, wall time, diagnostics
+    (``abc``: a :class:`calibration.inference.StageResult`)."""
+    trace = abc.trace
+    return {
+        "method": abc.method,
+        "population": len(abc.posterior.weights),
+        "distinct": [r.get("distinct") for r in trace],
+        "epsilons": [r["epsilon"] for r in trace],
+        "evaluations_per_generation": [r["evaluations"] for r in trace],
+        "acceptance_rates": [r["acceptance_rate"] for r in trace],
+        "ess": [r["ess"] for r in trace],
+        "evaluations": int(abc.evaluations),
+        "wall_seconds": float(sum(r["wall_seconds"] or 0.0 for r in trace)),
+        "diagnostics": abc.diagnostics,
     }
 
 

@@ -101,18 +101,8 @@ def sample(
     )
     frame = result.posterior.frame()
     atomic_write_text(out / ROWS, frame.to_csv(index=False))
-    trace = result.trace
     summary = {
-        "method": result.method,
-        "population": len(result.posterior.weights),
-        "distinct": [r.get("distinct") for r in trace],
-        "epsilons": [r["epsilon"] for r in trace],
-        "evaluations_per_generation": [r["evaluations"] for r in trace],
-        "acceptance_rates": [r["acceptance_rate"] for r in trace],
-        "ess": [r["ess"] for r in trace],
-        "evaluations": int(result.evaluations),
-        "wall_seconds": float(sum(r["wall_seconds"] or 0.0 for r in trace)),
-        "diagnostics": result.diagnostics,
+        **pipeline.abc_summary(result),
         "settings": abc.to_dict(),
         "prior": "stage-A parameters: weighted KDE of the committed stage-A posterior "
         "(calibration/posterior.csv before this stage); stage-B parameters: uniform on ranges",
