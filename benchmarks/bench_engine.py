@@ -74,13 +74,14 @@ def engine_vs_reference(regime: str) -> dict:
     doctors, persons = (6_000, 3_000, 500, 500), 20_000
     inputs = synthetic_inputs(doctors=doctors, persons=persons)
     if regime == "quiet":  # 2018-2019 rules, 42 weeks
-        unc = Uncertainties(p_external=0.3, open_share=0.2, awareness_media=1.0)
+        # synthetic doctors are urban: shares and rates of an urban reference doctor
+        unc = Uncertainties(external_rate_urban=0.225, open_share_urban=0.75, awareness_media=1.0)
         levers, end = Levers(), "2019-06-30"
     else:  # rules lifted, full coverage, lockdown demand: first uses dominate
         start = dt.date(2018, 9, 15)
         unc = Uncertainties(
-            p_external=0.5,
-            open_share=0.3,
+            external_rate_urban=0.42,
+            open_share_urban=0.84,
             awareness_media=1.0,
             lockdown_choice=5.0,
             lockdown_need_drop=0.0,

@@ -28,7 +28,7 @@ from .targets import Target, last_day
 
 #: Parameters searched on a log10 scale: their ranges span orders of magnitude and the data
 #: speak about ratios (a Bass ceiling of 1% vs 2% matters as much as 10% vs 20%).
-LOG_SCALE = ("open_share", "repeat_odds")
+LOG_SCALE = ("external_rate_urban", "open_share_urban", "repeat_odds")
 #: Replicate seeds of the calibration objective (fixed: common random numbers across candidates).
 TRAINING_SEED_BASE = 1000
 #: A run is abandoned once its cumulative acts exceed a cap (last day, cap): five times the

@@ -68,9 +68,9 @@ STAGES: tuple[Stage, ...] = (
         description="2018-2019 behaviour on the first year of reimbursement",
         windows=("2018-2019",),
         params=(
-            "p_external",
+            "external_rate_urban",
             "q_imitation",
-            "open_share",
+            "open_share_urban",
             "open_age60",
             "open_urban",
             "open_specialist",

@@ -33,6 +33,11 @@ RETIRED: dict[str, str] = {
     "choice_young": "choice_young (the 20-39 band above the linear age trend) was replaced on "
     "25 Nov 2026 by choice_young_gap, the 20-39 band above the 40-59 band: choice_young_gap = "
     "choice_young - choice_age (docs/calibration.md)",
+    "p_external": "p_external (the external adoption rate of an open doctor) was replaced on 6 "
+    "Dec 2026 by external_rate_urban = p_external x open_share_urban (docs/calibration.md)",
+    "open_share": "open_share (the openness of a rural reference doctor) was replaced on 6 Dec "
+    "2026 by open_share_urban, that of an urban one: open_share_urban = logistic(logit("
+    "open_share) + open_urban) (docs/calibration.md)",
 }
 
 
@@ -202,8 +207,17 @@ class Uncertainties(_Params):
     """
 
     # --- doctor adoption (Bass: hazard = p * platform pull + q * adopted share of open peers) ---
-    p_external: float = _p(
-        0.05, 0.0, 5.0, "external adoption rate per year of an open doctor", True
+    # Written as the product: the first-year figures see how many urban reference doctors
+    # adopt by external influence a year, p_external x open_share_urban, not the two factors (as
+    # separate parameters their posterior traded them off, r -0.81). The default is the planning
+    # p_external 0.05 times the default open_share_urban.
+    external_rate_urban: float = _p(
+        0.005478602577942386,
+        1e-5,
+        5.0,
+        "external adoptions per year per urban reference doctor, open or not, at a platform pull "
+        "of 1: p_external x open_share_urban (the Bass p of those doctors)",
+        True,
     )
     q_imitation: float = _p(
         2.0,
@@ -212,18 +226,24 @@ class Uncertainties(_Params):
         "imitation rate per year (adopted share of open colleagues of the same region and type)",
         True,
     )
-    open_share: float = _p(
-        0.01,
+    # The reference doctor is urban: most liberal doctors practise in towns, so the first-year
+    # figures see the urban openness, not the rural one (written as a rural reference, its
+    # posterior traded off against ``open_urban``, r -0.71). The default is the planning values'
+    # rural 1% shifted by ``open_urban`` 2.5: logistic(logit(0.01) + 2.5).
+    open_share_urban: float = _p(
+        0.10957205155884771,
         0.001,
         1.0,
-        "share of reference doctors (GP, under 60, urban) "
+        "share of reference doctors (GP, under 60, solo, urban practice) "
         "open to video before COVID: the Bass ceiling",
         True,
     )
     open_age60: float = _p(
         -1.0, -5.0, 3.0, "log-odds effect on openness of a doctor aged 60+", True
     )
-    open_urban: float = _p(2.5, -3.0, 5.0, "log-odds effect on openness of an urban practice", True)
+    open_urban: float = _p(
+        2.5, -3.0, 5.0, "log-odds gap in openness of an urban over a rural practice", True
+    )
     open_group: float = _p(0.3, -3.0, 3.0, "log-odds effect on openness of group practice")
     open_specialist: float = _p(0.0, -5.0, 5.0, "log-odds openness of specialists vs GPs", True)
     open_health_centre: float = _p(
@@ -471,6 +491,11 @@ class Uncertainties(_Params):
         "known-patient and pathway rules",
         True,
     )
+
+    @property
+    def p_external(self) -> float:
+        """External adoption rate per year of an open doctor (the Bass p of the open ones)."""
+        return self.external_rate_urban / self.open_share_urban
 
 
 @dataclass(frozen=True)

@@ -292,7 +292,7 @@ def week_policy(
         doctolib_all=doctolib_all,
         doctolib_price_eur=price,
         subsidy_eur=subsidy,
-        open_share=unc.open_share,
+        open_share=unc.open_share_urban,
         open_shift=unc.lockdown_open * peak,
         external_multiplier=1.0 + unc.lockdown_pull * response,
         second_line_open_shift=second_pressure * unc.lockdown_open * second_peak,

@@ -48,7 +48,7 @@ def openness_effects(unc, age60, urban, group, doctor_type):
     ]
     return (
         unc.open_age60 * np.asarray(age60, dtype=float)
-        + unc.open_urban * np.asarray(urban, dtype=float)
+        + unc.open_urban * (np.asarray(urban, dtype=float) - 1.0)
         + unc.open_group * np.asarray(group, dtype=float)
         + type_effect
     )

@@ -4,9 +4,9 @@
 
 WINDOW is ``2018-2019`` (stage A's parameters, runs to 15 Sep 2019) or ``2020`` (stage B's, runs
 to 27 Sep 2020). Each parameter of the stage is moved down and up by STEP (default 0.05) of its
-search range (on the log10 scale for ``open_share`` and ``repeat_odds``, as the search moves
-them; shortened near a bound, one-sided at one, and rescaled to the full move), the others held
-at ``calibration/calibrated.json``'s best set. Runs
+search range (on the log10 scale for ``external_rate_urban``, ``open_share_urban`` and
+``repeat_odds``, as the search moves them; shortened near a bound, one-sided at one, and rescaled
+to the full move), the others held at ``calibration/calibrated.json``'s best set. Runs
 average SEEDS seeds (default 2: seeds 1..SEEDS, the same for every run: common random numbers),
 1 agent per 100 persons, two worker processes.
 

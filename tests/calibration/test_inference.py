@@ -27,7 +27,7 @@ from calibration.targets import load_targets, training_targets
 from infra.execution import LocalExecutor, SerialExecutor
 from model import Uncertainties
 
-NAMES = ["choice_logit", "open_share"]
+NAMES = ["choice_logit", "open_share_urban"]
 SETTINGS = AbcSettings(population=8, generations=2, seed=3, method="pyabc")
 
 
@@ -39,8 +39,9 @@ def tiny_problem(max_evaluations: int = 400) -> StageProblem:
     targets = training_targets(load_targets(), "2019-01-31")
     space = SearchSpace.from_specs(NAMES)
     base = {k: v for k, v in Uncertainties().to_dict().items() if k not in NAMES}
+    base["external_rate_urban"] = 0.01  # p_external 0.05 at the point's urban openness of 0.2
     objective = Objective(space, tuple(targets), tuple(training_seeds(1)), 2000, base)
-    center = space.coords({"choice_logit": -3.1, "open_share": 0.02})
+    center = space.coords({"choice_logit": -3.1, "open_share_urban": 0.2})
     return StageProblem("A", objective, center, max_evaluations)
 
 
@@ -70,7 +71,7 @@ def test_reference_run_is_a_weighted_abc_sample(reference):
     assert np.all(np.diff(post.loss) >= 0)  # best first
     frame = post.frame()
     assert list(frame.columns) == [*Uncertainties().to_dict(), "weight", "loss"]
-    assert frame.loc[0, "open_share"] == pytest.approx(10 ** post.x[0, 1])
+    assert frame.loc[0, "open_share_urban"] == pytest.approx(10 ** post.x[0, 1])
     assert {"stop_reason", "final_ess", "stable", "epsilon_ratio_last"} <= set(
         reference.diagnostics
     )

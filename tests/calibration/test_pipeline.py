@@ -23,7 +23,7 @@ from calibration.search import SearchSettings
 from calibration.stages import STAGES, Stage
 from model import Uncertainties, best_uncertainties
 
-TWO = ("choice_logit", "open_share")
+TWO = ("choice_logit", "open_share_urban")
 
 
 def quiet(*args, **kwargs):
@@ -171,7 +171,7 @@ def test_parameters_are_recovered(tmp_path):
         scale=2000,
         until="2019-03-17",
     )
-    truth = {"choice_logit": -3.6, "open_share": 0.02}
+    truth = {"choice_logit": -3.6, "open_share_urban": 0.2}
     result = recover(settings, tmp_path, truth=truth, progress=False, log=quiet)
     table = result["table"].set_index("parameter")
     for name, value in truth.items():

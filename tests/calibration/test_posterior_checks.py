@@ -16,10 +16,10 @@ from calibration.targets import Target
 
 
 def fake_posterior(n: int = 4000, seed: int = 0) -> Posterior:
-    """choice_logit pinned near -3 (sd 0.2 of a range of 14), open_share (log10) spread over
+    """choice_logit pinned near -3 (sd 0.2 of a range of 14), open_share_urban (log10) spread over
     its whole prior range, choice_age strongly tied to choice_logit."""
     rng = np.random.default_rng(seed)
-    space = SearchSpace.from_specs(["choice_logit", "open_share", "choice_age"])
+    space = SearchSpace.from_specs(["choice_logit", "open_share_urban", "choice_age"])
     logit = rng.normal(-3.0, 0.2, n)
     share = rng.uniform(space.low[1], space.high[1], n)
     age = np.clip(-0.5 + 0.5 * (logit + 3.0) + rng.normal(0, 0.02, n), -2, 1)
@@ -37,7 +37,7 @@ def test_identifiability_table_and_pairs():
     assert logit.q95 == pytest.approx(-3 + 1.645 * 0.2, abs=0.05)
     assert logit.width_ratio == pytest.approx(2 * 1.645 * 0.2 / (0.9 * 14), rel=0.1)
     assert logit.verdict == "identified" and logit.contraction > 0.99
-    share = tab.loc["open_share"]
+    share = tab.loc["open_share_urban"]
     assert share.scale == "log10" and share.prior_low == pytest.approx(0.001)
     assert share.width_ratio == pytest.approx(1.0, abs=0.05)
     assert share.verdict == "not identified" and abs(share.contraction) < 0.1
@@ -46,8 +46,10 @@ def test_identifiability_table_and_pairs():
     assert [(a, b) for a, b, _ in pairs] == [("choice_logit", "choice_age")]
     assert pairs[0][2] > 0.9
     text = identifiability.markdown(identifiability.table(post), corr)
-    assert "choice_logit–choice_age" in text and "| open_share | log10 |" in text
-    assert identifiability.verdicts(identifiability.table(post))["not_identified"] == ["open_share"]
+    assert "choice_logit–choice_age" in text and "| open_share_urban | log10 |" in text
+    assert identifiability.verdicts(identifiability.table(post))["not_identified"] == [
+        "open_share_urban"
+    ]
 
 
 def test_weighted_quantile_matches_repetition():

@@ -224,20 +224,20 @@ def test_a_start_at_the_point_can_draw_the_earlier_stages_parameters_from_their_
     from calibration.objective import SearchSpace
 
     problem = tiny_problem()
-    j = problem.space.names.index("open_share")
+    j = problem.space.names.index("open_share_urban")
     lo, hi = problem.space.low[j], problem.space.high[j]
-    far = lo + 0.1 * (hi - lo)  # the point is at log10(0.02), well above
+    far = lo + 0.1 * (hi - lo)  # the point is at log10(0.2), well above
     assert abs(problem.center[j] - far) > 0.2 * (hi - lo)
     cloud = far + np.linspace(-0.01, 0.01, 7) * (hi - lo)
     problem.previous = Posterior(
-        space=SearchSpace.from_specs(["open_share"]),
+        space=SearchSpace.from_specs(["open_share_urban"]),
         base={},
         x=cloud[:, None],
         weights=np.full(7, 1 / 7),
         loss=np.zeros(7),
         quantities=np.zeros((7, 0)),
     )
-    assert problem.inherited() == ("open_share",)
+    assert problem.inherited() == ("open_share_urban",)
     point = AbcSettings(population=10, generations=3, seed=5, start="point", init_spread=0.02)
     prior = AbcSettings(**{**point.to_dict(), "init_inherited": "prior"})
     assert "init_inherited" not in point.to_dict() and prior.to_dict()["init_inherited"] == "prior"

@@ -22,7 +22,7 @@ def test_a_stale_table_is_found_and_rewritten(tmp_path):
     stale = tmp_path / "model.md"
     stale.write_text(
         MODEL_DOC.read_text(encoding="utf-8").replace(
-            "| `p_external` | 0.05 |", "| `p_external` | 9 |"
+            "| `q_imitation` | 2 |", "| `q_imitation` | 9 |"
         )
     )
     assert docs.main(["--check", str(stale)]) == 1

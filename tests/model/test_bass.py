@@ -20,9 +20,9 @@ def test_homogeneous_doctors_follow_the_bass_solution():
     inputs = synthetic_inputs(doctors=(N_DOCTORS, 0, 0, 0), persons=2_000)
     # everyone open, no attribute effects, one platform from day one, no subsidy effect
     unc = Uncertainties(
-        p_external=p,
+        external_rate_urban=p,  # everyone open: the rate is p
         q_imitation=q,
-        open_share=1.0,
+        open_share_urban=1.0,
         open_age60=0.0,
         open_urban=0.0,
         open_group=0.0,

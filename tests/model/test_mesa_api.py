@@ -63,8 +63,12 @@ def test_keywords_build_what_simulate_runs_and_the_collector_holds_its_weekly_fr
 
 def test_objects_and_keywords_combine_and_positional_construction_still_works():
     base = Uncertainties(choice_logit=-2.1)
-    m = TeleModel(uncertainties=base, levers={"coverage_rate": 0.9}, p_external=0.01, **SMALL)
-    assert m.unc == base.replace(p_external=0.01)  # a full object: its values, not the best set
+    m = TeleModel(
+        uncertainties=base, levers={"coverage_rate": 0.9}, external_rate_urban=0.001, **SMALL
+    )
+    assert m.unc == base.replace(
+        external_rate_urban=0.001
+    )  # a full object: its values, not the best set
     assert m.levers == Levers(coverage_rate=0.9)
     positional = TeleModel(m.inputs, m.pop, m.unc, m.levers, 3, dt.date(2019, 6, 30)).run()
     assert positional.out_acts_type.tolist() == m.run().out_acts_type.tolist()

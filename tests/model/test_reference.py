@@ -27,9 +27,9 @@ OUTCOMES = {
 def small_region_uncertainties(**changes):
     """Parameters under which a small synthetic region adopts and teleconsults within months."""
     return Uncertainties(
-        p_external=0.5,
+        external_rate_urban=0.42,
         q_imitation=2.0,
-        open_share=0.3,
+        open_share_urban=0.84,
         awareness_media=1.0,
         awareness_doctor=5.0,
         **changes,
@@ -194,7 +194,7 @@ def regime_setup():
         summer_need_drop=0.4,
         repeat_need_ratio=2.0,
     )
-    return inputs, replace(unc, open_share=0.1), Levers(covid=True)
+    return inputs, replace(unc, open_share_urban=0.57), Levers(covid=True)
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,8 @@ def _spring_2020(share: float):
     """A small region through spring 2020; the second line feels ``share`` of the pressure."""
     inputs = synthetic_inputs(doctors=(40, 40, 4, 8), persons=3_000, region_code="11")
     unc = Uncertainties(
-        p_external=0.05,
-        open_share=0.02,
+        external_rate_urban=0.01,
+        open_share_urban=0.2,
         lockdown_open=4.0,
         lockdown_pull=50.0,
         lockdown_second_line_pressure=share,

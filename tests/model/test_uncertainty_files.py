@@ -129,6 +129,8 @@ def test_every_fuzzed_uncertainty_file_loads_or_gets_the_clear_error(tmp_path, m
         ("[1, 2]", ["must hold a JSON object"]),
         ('{"choice_child": 0.5}', ["choice_child", "choice_child_gap = choice_child - 4"]),
         ('{"choice_young": 0.5}', ["choice_young", "choice_young_gap = choice_young - choice_age"]),
+        ('{"open_share": 0.01}', ["open_share", "open_share_urban = logistic(logit(open_share)"]),
+        ('{"p_external": 0.1}', ["p_external", "external_rate_urban = p_external x open_share_u"]),
         ("", ["not valid JSON"]),
     ],
 )
