@@ -65,7 +65,7 @@ class WeekPolicy:
     doctolib_all: bool  # Doctolib video open to all its clients
     doctolib_price_eur: float
     subsidy_eur: float  # equipment aid a doctor adopting this week can claim
-    open_share: float  # openness of reference doctors
+    open_share: float  # openness of the urban reference doctor (Uncertainties.open_share_urban)
     open_shift: float  # log-odds shift of every doctor's openness (pressure; only ever rises)
     second_line_open_shift: float  # the same for specialists and hospital doctors
     external_multiplier: float  # multiplier on the external adoption pull (first line)

@@ -66,9 +66,8 @@ def test_objects_and_keywords_combine_and_positional_construction_still_works():
     m = TeleModel(
         uncertainties=base, levers={"coverage_rate": 0.9}, external_rate_urban=0.001, **SMALL
     )
-    assert m.unc == base.replace(
-        external_rate_urban=0.001
-    )  # a full object: its values, not the best set
+    # a full object: its values, not the best set
+    assert m.unc == base.replace(external_rate_urban=0.001)
     assert m.levers == Levers(coverage_rate=0.9)
     positional = TeleModel(m.inputs, m.pop, m.unc, m.levers, 3, dt.date(2019, 6, 30)).run()
     assert positional.out_acts_type.tolist() == m.run().out_acts_type.tolist()

@@ -49,7 +49,8 @@ def test_the_new_form_gives_the_old_openness_and_hazard():
         new = rules.open_probability(
             unc.open_share_urban, rules.openness_effects(unc, age60, urban, group, kind)
         )
-        old_effects = rules.openness_effects(unc, age60, urban, group, kind) + shift  # u * urban
+        # the old form's effects: u * urban, i.e. the new u * (urban - 1) plus u
+        old_effects = rules.openness_effects(unc, age60, urban, group, kind) + shift
         old = rules.open_probability(share, old_effects)
         np.testing.assert_allclose(new, old, rtol=1e-9, atol=1e-15)
         assert unc.p_external == pytest.approx(p, rel=1e-12, abs=1e-15)
