@@ -30,6 +30,20 @@ PLATFORMS_FILE = "platforms.csv"
 EVENTS_FILE = "events.csv"
 STRINGENCY_FILE = "stringency.csv"
 DOCTORS_FILE = "doctors.csv"
+LAUNCH_COHORTS_FILE = "launch_cohorts.csv"
+LAUNCH_COHORT_COLUMNS: tuple[str, ...] = (
+    "cohort",
+    "date",
+    "platform",
+    "doctors",
+    "doctor_type",
+    "region_code",
+    "clients_only",
+    "billing_until",
+    "kind",
+    "source",
+    "note",
+)
 DOCTORS_FILE_COLUMNS: tuple[str, ...] = (
     "region_code",
     "region",
@@ -168,6 +182,8 @@ class Inputs:
     stringency: np.ndarray  # OxCGRT stringency index (0-100), one value a day from stringency_start
     stringency_start: dt.date
     data_dir: Path
+    #: doctors some platforms opened with (``launch_cohorts.csv``; empty if the folder has none)
+    launch_cohorts: pd.DataFrame
 
     @property
     def n_regions(self) -> int:
@@ -217,6 +233,11 @@ def _load(data_dir: Path) -> Inputs:
     platforms = _load_platforms(data_dir / PLATFORMS_FILE)
     event_table, events = _load_events(data_dir / EVENTS_FILE)
     stringency, stringency_start = _load_stringency(data_dir / STRINGENCY_FILE)
+    cohorts = _load_launch_cohorts(
+        data_dir / LAUNCH_COHORTS_FILE,
+        regions.region_code.astype(str).tolist(),
+        platforms.platform.tolist(),
+    )
     return Inputs(
         regions=regions,
         constants=constants,
@@ -226,6 +247,7 @@ def _load(data_dir: Path) -> Inputs:
         stringency=stringency,
         stringency_start=stringency_start,
         data_dir=data_dir,
+        launch_cohorts=cohorts,
     )
 
 
@@ -454,6 +476,67 @@ def _load_events(path: Path) -> tuple[pd.DataFrame, dict[str, dt.date]]:
     if missing:
         raise InputDataError(f"{f}: column key: missing required event key(s) {missing}")
     return table[list(EVENT_COLUMNS)].reset_index(drop=True), events
+
+
+# --- launch cohorts ------------------------------------------------------------------------------
+
+
+def _load_launch_cohorts(path: Path, codes: list[str], platforms: list[str]) -> pd.DataFrame:
+    """The doctors platforms opened with. Optional: a data folder without the file (one made
+    before the file existed) runs with no cohorts."""
+    f = path.name
+    if not path.is_file():
+        return pd.DataFrame(columns=list(LAUNCH_COHORT_COLUMNS))
+    raw = _read_csv(path, LAUNCH_COHORT_COLUMNS)
+    out = raw.copy()
+    names = raw["cohort"].tolist()
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes or "" in names:
+        raise InputDataError(f"{f}: column cohort: empty or duplicate name(s) {dupes}")
+    dates, untils, counts, clients = [], [], [], []
+    for r in raw.itertuples(index=False):
+        c = r.cohort
+        if r.platform not in platforms:
+            raise InputDataError(
+                f"{f}: row {c}, column platform: {r.platform!r} is not one of {platforms}"
+            )
+        if r.doctor_type != "any" and r.doctor_type not in DOCTOR_TYPES:
+            raise InputDataError(
+                f"{f}: row {c}, column doctor_type: {r.doctor_type!r} is not 'any' or one of "
+                f"{list(DOCTOR_TYPES)}"
+            )
+        if r.region_code != "any" and r.region_code not in codes:
+            raise InputDataError(
+                f"{f}: row {c}, column region_code: {r.region_code!r} is not 'any' or a "
+                f"region_code of {REGIONS_FILE}"
+            )
+        if r.clients_only not in ("yes", "no"):
+            raise InputDataError(
+                f"{f}: row {c}, column clients_only: {r.clients_only!r} is not 'yes' or 'no'"
+            )
+        if r.clients_only == "yes" and r.platform != "doctolib":
+            raise InputDataError(
+                f"{f}: row {c}, column clients_only: only Doctolib has booking clients"
+            )
+        n = _number(f, c, "doctors", r.doctors, "[0, 100000]")
+        if not (0 <= n <= 100_000) or n != int(n):
+            raise InputDataError(
+                f"{f}: row {c}, column doctors: {r.doctors} is not a whole number in the "
+                "allowed range [0, 100000]"
+            )
+        start = _date(f, c, "date", r.date)
+        until = _date(f, c, "billing_until", r.billing_until) if r.billing_until else None
+        if until is not None and until < start:
+            raise InputDataError(
+                f"{f}: row {c}, column billing_until: {until} is before the cohort's date {start}"
+            )
+        dates.append(start)
+        untils.append(until)
+        counts.append(int(n))
+        clients.append(r.clients_only == "yes")
+    out["date"], out["billing_until"] = dates, untils
+    out["doctors"], out["clients_only"] = counts, clients
+    return out[list(LAUNCH_COHORT_COLUMNS)].reset_index(drop=True)
 
 
 # --- stringency ----------------------------------------------------------------------------------

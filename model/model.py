@@ -58,6 +58,8 @@ import numpy as np
 from . import mesa_api, rules
 from .agents import ILE_DE_FRANCE, Doctolib, OtherPlatforms, RegionAgent, release_agent_ids
 from .calendar import WEEKS_PER_YEAR, n_weeks_until
+from .cohorts import launch_cohorts
+from .cohorts import members as cohort_members
 from .inputs import AGE_BANDS, DOCTOR_TYPES, Inputs
 from .params import Levers, Uncertainties
 from .policy import WeekPolicy, lockdown_demand, week_policy
@@ -402,6 +404,11 @@ class TeleModel(mesa.Model):
             + uncertainties.doctolib_idf_odds * is_idf
         )
         self.client = doctors.client_u < client_p
+        self._cohorts = launch_cohorts(
+            inputs, doctors.kind, doctors.region, self.client, levers, uncertainties
+        )
+        self._cohort_members: dict[str, np.ndarray] = {}
+        self._no_billing = np.empty(0, dtype=np.int64)  # cohorts whose acts are no longer paid
         self._doctolib_served = (False, False)  # whom Doctolib video served at the last switch
         self._cell = doctors.region.astype(np.int64) * len(DOCTOR_TYPES) + doctors.kind
         self._n_cells = inputs.n_regions * len(DOCTOR_TYPES)
@@ -570,9 +577,29 @@ class TeleModel(mesa.Model):
         p_doc = rules.doctolib_choice_probability(np.broadcast_to(doc_pull, idx.shape), other_pull)
         self.platform[idx[d.platform_u[idx] < p_doc]] = 0
 
+    def _launch_cohorts(self, k: int) -> None:
+        """Launch cohorts starting this week adopt at once, open whatever their draw; their
+        patients' awareness gets its head start; a cohort whose acts stop being reimbursed this
+        week bills nothing from now on (:mod:`model.cohorts`)."""
+        d = self.pop.doctors
+        for c in self._cohorts:
+            if c.start_week == k:
+                new = cohort_members(c, self.adopted, d.open_u)
+                closed = new[~self._open[new]]
+                self._open[closed] = True
+                self._open_cell += np.bincount(self._cell[closed], minlength=self._n_cells)
+                self._n_open += int(closed.size)
+                self._adopt(new, np.full(new.size, c.platform, dtype=np.int8), k)
+                self.adopted_week[new] = k - round(self.unc.launch_awareness_weeks)
+                self._cohort_members[c.name] = new
+            if c.billing_end_week == k and c.name in self._cohort_members:
+                self._no_billing = np.concatenate([self._no_billing, self._cohort_members[c.name]])
+
     def _doctor_adoption(self, k: int, pol: WeekPolicy) -> None:
         self._update_openness(pol)
         self._switch_to_doctolib(pol)
+        if self._cohorts:
+            self._launch_cohorts(k)
         d, unc = self.pop.doctors, self.unc
         idx = np.flatnonzero(self._open & ~self.adopted)
         if idx.size == 0:
@@ -601,7 +628,14 @@ class TeleModel(mesa.Model):
         p_doc = rules.doctolib_choice_probability(
             np.broadcast_to(doc_pull, idx.shape)[hit], other_pull
         )
-        self.platform[new] = np.where(d.platform_u[new] < p_doc, 0, 1)
+        self._adopt(new, np.where(d.platform_u[new] < p_doc, 0, 1).astype(np.int8), k)
+
+    def _adopt(self, new: np.ndarray, platform: np.ndarray, k: int) -> None:
+        """Doctors ``new`` adopt video in week ``k`` on ``platform``: the bookkeeping."""
+        if new.size == 0:
+            return
+        d = self.pop.doctors
+        self.platform[new] = platform
         self.adopted[new] = True
         self.adopted_week[new] = k
         self._adopted_cell += np.bincount(self._cell[new], minlength=self._n_cells)
@@ -1006,6 +1040,7 @@ class TeleModel(mesa.Model):
         if pol.capacity_share != self._capacity_share:
             self._capacity = np.ceil(pol.capacity_share * d.volume).astype(np.int64)
             self._capacity_share = pol.capacity_share
+        self._capacity[self._no_billing] = 0
         self._update_capability(pol)
         self._extend_awareness(k)
         self._update_rates(self._choice_tables(pol))

@@ -274,6 +274,20 @@ class Uncertainties(_Params):
         "to Doctolib video for every client (no sourced date)",
         True,
     )
+    launch_cohort_scale: float = _p(
+        0.0,
+        0.0,
+        3.0,
+        "multiplier on the sourced counts of doctors platforms launched with "
+        "(model/data/launch_cohorts.csv); 0: no launch cohorts (the committed calibration)",
+    )
+    launch_awareness_weeks: float = _p(
+        13.0,
+        0.0,
+        104.0,
+        "head start, in weeks of own-doctor awareness, of the patients of a launch cohort's "
+        "doctors (the platform tells them)",
+    )
     subsidy_effect: float = _p(
         0.2, 0.0, 3.0, "relative rise of the adoption hazard per 1,000 EUR of equipment subsidy"
     )

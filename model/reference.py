@@ -20,6 +20,8 @@ import numpy as np
 from . import rules
 from .agents import ILE_DE_FRANCE, Doctolib, OtherPlatforms, RegionAgent, release_agent_ids
 from .calendar import WEEKS_PER_YEAR, n_weeks_until
+from .cohorts import launch_cohorts
+from .cohorts import members as cohort_members
 from .inputs import DOCTOR_TYPES, Inputs
 from .model import TeleModel
 from .params import Levers, Uncertainties
@@ -50,9 +52,12 @@ class DoctorAgent(mesa.Agent):
         self.platform = -1
         self.platform_u = 1.0  # the draw of the platform choice, kept for a later switch
         self.billed = False
+        self.paid = True  # False once a launch cohort's acts are no longer reimbursed
 
     @property
     def capacity(self) -> float:
+        if not self.paid:
+            return 0.0
         return float(np.ceil(self.model.policy.capacity_share * self.volume))
 
     def step(self) -> None:
@@ -226,6 +231,8 @@ class ReferenceModel(mesa.Model):
             self.patients += [PatientAgent(self, i, thresholds) for _ in range(scale)]
         self.peer_share = np.zeros(inputs.n_regions * len(DOCTOR_TYPES))
         self._doctolib_served = (False, False)  # whom Doctolib video served at the last switch
+        self._cohorts = launch_cohorts(inputs, d.kind, d.region, self.client, levers, uncertainties)
+        self._cohort_members: dict[str, np.ndarray] = {}
         self.week_acts: list = []
         TeleModel._alloc_outputs(self)  # the same weekly aggregates as the engine
         release_agent_ids(self)
@@ -268,17 +275,19 @@ class ReferenceModel(mesa.Model):
             self.policy.open_shift, self.policy.second_line_open_shift, self.second_line
         )
         open_p = rules.open_probability(self.policy.open_share, self.effects + shift)
-        n_cells = self.peer_share.size
-        n_open, n_adopted = np.zeros(n_cells), np.zeros(n_cells)
         for doc in self.doctors:
             doc.is_open = doc.is_open or doc.open_u < open_p[doc.index]
-            n_open[doc.cell] += doc.is_open
-            n_adopted[doc.cell] += doc.adopted
-        self.peer_share = np.divide(n_adopted, n_open, out=np.zeros(n_cells), where=n_open > 0)
         served = (self.policy.doctolib_first, self.policy.doctolib_all)
         if served != self._doctolib_served:
             self._doctolib_served = served
             self.agents_by_type[DoctorAgent].do("switch_to_doctolib")
+        self._launch_cohorts(k)
+        n_cells = self.peer_share.size
+        n_open, n_adopted = np.zeros(n_cells), np.zeros(n_cells)
+        for doc in self.doctors:
+            n_open[doc.cell] += doc.is_open
+            n_adopted[doc.cell] += doc.adopted
+        self.peer_share = np.divide(n_adopted, n_open, out=np.zeros(n_cells), where=n_open > 0)
         self.agents_by_type[DoctorAgent].shuffle_do("step")
         self.week_acts = []
         self.agents_by_type[PatientAgent].shuffle_do("step")
@@ -287,6 +296,24 @@ class ReferenceModel(mesa.Model):
             region.step()
         self._record(k)
         self.week += 1
+
+    def _launch_cohorts(self, k: int) -> None:
+        """The launch cohorts of :mod:`model.cohorts`, as the engine: the same doctors adopt at
+        once with the head start; a cohort whose acts stop being paid bills nothing after."""
+        for c in self._cohorts:
+            if c.start_week == k:
+                adopted = np.array([doc.adopted for doc in self.doctors])
+                chosen = cohort_members(c, adopted, self.pop.doctors.open_u)
+                for j in chosen:
+                    doc = self.doctors[j]
+                    doc.is_open = doc.adopted = True
+                    doc.adopted_week = k - round(self.unc.launch_awareness_weeks)
+                    doc.platform = c.platform
+                    doc.platform_u = self.rng.random()
+                self._cohort_members[c.name] = chosen
+            if c.billing_end_week == k:
+                for j in self._cohort_members.get(c.name, ()):
+                    self.doctors[j].paid = False
 
     def _settle(self, k: int) -> None:
         """Apply capacity (a random subset of a crowded doctor's acts is turned away), tally.
