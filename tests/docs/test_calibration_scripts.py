@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
         "refresh_record.py",
         "figure_sensitivity.py",
         "stage_b_posterior.py",
+        "launch_cohorts_probe.py",
+        "carry_stage_b.py",
     ],
 )
 def test_the_script_imports_and_prints_its_usage(script):
