@@ -152,6 +152,14 @@ def test_lifting_the_known_patient_rule_changes_the_2019_total(server):
                 polling="raf",
             )
             seconds = time.perf_counter() - start
+            # the other charts are replaced one by one after the weekly one: wait for them all
+            # (under load a chart could still be loading when the weekly one was done)
+            page.wait_for_function(
+                "(names) => names.every((n) => { const i = document.querySelector("
+                "`.chart-${n} img`); return i && i.complete && i.naturalWidth > 0; })",
+                arg=list(CHARTS),
+                timeout=PAGE_TIMEOUT_MS,
+            )
 
             after = total_2019.inner_text()
             assert after != before
