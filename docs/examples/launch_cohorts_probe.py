@@ -59,18 +59,18 @@ SHARE_PENALTY_SCALE = 0.005
 HELD_OUT = 8
 
 
-def _objective(values: dict, seeds: tuple[int, ...], names=()) -> tuple[Objective, SearchSpace]:
-    fitted = training_targets(load_targets(), None, windows=("2018-2019",))
-    space = SearchSpace.from_specs(list(names) or ["external_rate_urban"])
-    fixed = {k: v for k, v in values.items() if k not in space.names}
-    return Objective(space, tuple(fitted), seeds, 100, fixed), space
+#: The 2018-2019 training figures, read once (every evaluation scores them).
+FITTED = tuple(training_targets(load_targets(), None, windows=("2018-2019",)))
+#: A one-parameter space: ``Objective`` runs a full parameter set given as ``base`` plus the
+#: coordinates of its space, so any one searched name serves (its value is taken from the set).
+SPACE = SearchSpace.from_specs(["external_rate_urban"])
 
 
 def _figures(values: dict, seeds: tuple[int, ...]) -> dict:
     """Loss, count log-RMSE, share penalty and every error of ``values`` on ``seeds``."""
-    objective, space = _objective(values, seeds)
-    fitted = list(objective.targets)
-    sims = objective.replicates(space.coords(values))
+    objective = Objective(SPACE, FITTED, seeds, 100, values)
+    fitted = list(FITTED)
+    sims = objective.replicates(SPACE.coords(values))
     if isinstance(sims, float):  # a runaway run
         return {"loss": objective.score(sims), "penalty": 0.0, "count_log_rmse": float("nan")}
     mean = sims.mean(axis=0)
