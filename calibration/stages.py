@@ -68,6 +68,7 @@ STAGES: tuple[Stage, ...] = (
         description="2018-2019 behaviour on the first year of reimbursement",
         windows=("2018-2019",),
         params=(
+            "launch_awareness_weeks",
             "external_rate_urban",
             "q_imitation",
             "open_share_urban",
@@ -115,6 +116,7 @@ STAGES: tuple[Stage, ...] = (
             "price_effect",
             "max_video_share",
             "summer_peak_days",
+            "lockdown_awareness",
         ),
         de_budget=110,
         de_refine=0,

@@ -57,7 +57,12 @@ class RegionAgent(mesa.Agent):
 
     def step(self) -> None:
         unc, pol = self.model.unc, self.model.policy
-        rate = unc.awareness_media + pol.campaign + unc.awareness_wom * self.users / self.persons
+        rate = (
+            unc.awareness_media
+            + pol.campaign
+            + pol.lockdown_awareness
+            + unc.awareness_wom * self.users / self.persons
+        )
         self.exposure += rate / WEEKS_PER_YEAR
 
 

@@ -287,6 +287,7 @@ class Uncertainties(_Params):
         104.0,
         "head start, in weeks of own-doctor awareness, of the patients of a launch cohort's "
         "doctors (the platform tells them)",
+        True,
     )
     subsidy_effect: float = _p(
         0.2, 0.0, 3.0, "relative rise of the adoption hazard per 1,000 EUR of equipment subsidy"
@@ -469,6 +470,15 @@ class Uncertainties(_Params):
         "half-life in weeks of patients' and doctors' response to a rise of the stringency index "
         "(learning to book, equip and consult remotely takes weeks; 0: at once); a fall takes "
         "effect at once, what lingers is lockdown_memory's",
+        True,
+    )
+    lockdown_awareness: float = _p(
+        0.0,
+        0.0,
+        100.0,
+        "awareness hazard per year per unit of the week's stringency index: in the first "
+        "lockdown the health authorities urged the public to prefer teleconsultation and the "
+        "media covered it (timeline, 17 March 2020); its size is an assumption, fitted in stage B",
         True,
     )
     summer_need_drop: float = _p(

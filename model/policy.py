@@ -76,6 +76,7 @@ class WeekPolicy:
     phone: bool  # audio-only acts reimbursed: the video barrier is lifted
     capacity_share: float  # largest share of a doctor's weekly activity that can go remote
     campaign: float  # extra awareness hazard per year from a national campaign
+    lockdown_awareness: float  # awareness hazard per year from the lockdown's calls and media
     capability_boost: float  # share of the digitally excluded enabled (pharmacies, inclusion)
     stringency: float  # OxCGRT stringency index of the week, in [0, 1] (0: no pandemic)
 
@@ -305,6 +306,7 @@ def week_policy(
         campaign=levers.awareness_campaign
         if in_force(week, levers.awareness_campaign_from)
         else 0.0,
+        lockdown_awareness=unc.lockdown_awareness * s,
         capability_boost=boost,
         stringency=s,
     )

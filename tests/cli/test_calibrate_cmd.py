@@ -89,10 +89,10 @@ def test_the_default_run_is_stage_a_on_the_committed_calibration():
 
 
 def test_a_budget_below_one_generation_is_a_clear_error(tmp_path, capsys):
-    """Stage A has 20 parameters: population 40, so one generation needs 80 evaluations; a
+    """Stage A has 21 parameters: population 42, so one generation needs 84 evaluations; a
     smaller budget used to evaluate nothing and report loss inf."""
     code = main(["calibrate", "--budget", "30", "--out", str(tmp_path), "--no-save"])
     assert code == 2
     err = capsys.readouterr().err
-    assert "--budget: 30 evaluations for stage A" in err and "at least 80" in err
+    assert "--budget: 30 evaluations for stage A" in err and "at least 84" in err
     assert not any(tmp_path.iterdir())  # refused before anything ran or was written

@@ -171,8 +171,8 @@ REGIME_OUTCOMES = {
 
 def regime_setup():
     """The history with COVID and the rules of the time (so that the waiver matters), strong
-    lockdown demand and pressure on doctors (half of it felt by the second line), a phone
-    channel, an August drop, a low capacity.
+    lockdown demand and pressure on doctors (half of it felt by the second line), the lockdown's
+    calls to teleconsult (awareness), a phone channel, an August drop, a low capacity.
     No pharmacy points (in so small a region their catchment would make everyone capable)."""
     inputs = synthetic_inputs(
         doctors=(9, 5, 2, 2),
@@ -191,6 +191,7 @@ def regime_setup():
         lockdown_second_line_lag_weeks=2.0,
         phone_choice=1.0,
         covid_waiver_reach=0.5,
+        lockdown_awareness=5.0,
         summer_need_drop=0.4,
         repeat_need_ratio=2.0,
     )
