@@ -145,7 +145,7 @@ def _stage_b_posterior():
     return stage_b_posterior
 
 
-def test_stage_b_posterior_infers_36_parameters_on_the_2020_figures_from_the_record():
+def test_stage_b_posterior_infers_both_stages_parameters_on_the_2020_figures_from_the_record():
     """The prior of the stage-A parameters is the committed posterior, the start the record's best
     set, the distance the 2020 figures only, the tolerance above the start's distance."""
     from calibration import stages
