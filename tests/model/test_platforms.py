@@ -54,7 +54,12 @@ def test_only_the_platform_tally_moves(pair):
 def test_after_the_rollout_every_client_chooses_as_if_adopting_now(pair):
     (m, _), _ = pair
     d = m.pop.doctors
-    served = m.client & m.adopted & (d.kind != HOSPITAL)
+    # Doctolib's launch cohort (the committed calibration has the cohorts on) starts on Doctolib
+    # by construction, whatever its draw: every other served client chooses by its draw
+    cohort = np.zeros(d.n, dtype=bool)
+    cohort[m._cohort_members.get("doctolib_test", [])] = True
+    assert np.all(m.platform[cohort] == 0)
+    served = m.client & m.adopted & (d.kind != HOSPITAL) & ~cohort
     assert served.sum() > 20
     unc = m.unc
     p_doc = unc.doctolib_pull / (unc.doctolib_pull + 1.0)  # Doctolib at its 2019 price
