@@ -279,7 +279,8 @@ class Uncertainties(_Params):
         0.0,
         3.0,
         "multiplier on the sourced counts of doctors platforms launched with "
-        "(model/data/launch_cohorts.csv); 0: no launch cohorts (the committed calibration)",
+        "(model/data/launch_cohorts.csv); 0: none (the planning default; the committed "
+        "calibration holds 1, the sourced counts)",
     )
     launch_awareness_weeks: float = _p(
         13.0,
