@@ -142,8 +142,8 @@ def write(out: Path) -> dict:
         "note": (
             "stage B's posterior (docs/examples/stage_b_posterior.py, "
             f"{dt.date.today().isoformat()}): the {len(names)} parameters of stages A and B, the "
-            "stage-A "
-            "ones drawn from the stage-A posterior's KDE and kept by the 2020 figures' distance; "
+            "stage-A ones drawn from the stage-A posterior's KDE and kept by the 2020 figures' "
+            "distance; "
             "weight equal, loss = the 2020 distance on the training seed"
         ),
     }
