@@ -143,8 +143,23 @@ class AbcSettings:
     #: the others ("point"), or drawn from their prior, the earlier posterior's KDE ("prior"):
     #: a start with their spread already, which the moves would take many generations to widen
     init_inherited: str = "point"
+    #: generation 0 around the point: per-parameter sds (share of the range) replacing
+    #: ``init_spread`` for the parameters named, as ``((name, share), ...)``. Why: one share for
+    #: every range is too wide for the parameters the figures pin and too narrow for those they
+    #: leave free (a stage-B start measured both ways: docs/calibration.md)
+    init_spreads: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
+        pairs = (
+            self.init_spreads.items() if isinstance(self.init_spreads, dict) else self.init_spreads
+        )
+        pairs = tuple((str(n), float(v)) for n, v in pairs)
+        object.__setattr__(self, "init_spreads", pairs)
+        for name, share in pairs:
+            if not (math.isfinite(share) and 0 < share <= 1):
+                raise ValueError(f"init_spreads[{name!r}]: {share} must be in (0, 1]")
+        if len({n for n, _ in pairs}) != len(pairs):
+            raise ValueError("init_spreads: a parameter is named twice")
         if self.population < 2:
             raise ValueError(f"population: {self.population} must be at least 2")
         if not 0 < self.alpha < 1:
@@ -172,7 +187,21 @@ class AbcSettings:
         d = asdict(self)
         if d["init_inherited"] == "point":
             del d["init_inherited"]
+        if d["init_spreads"]:
+            d["init_spreads"] = [[n, v] for n, v in self.init_spreads]
+        else:
+            del d["init_spreads"]
         return d
+
+    def spreads(self, names, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        """Generation 0's sds around the point for ``names`` (search coordinates):
+        ``init_spreads`` where given, ``init_spread`` elsewhere, times each range."""
+        given = dict(self.init_spreads)
+        unknown = sorted(set(given) - set(names))
+        if unknown:
+            raise ValueError(f"init_spreads: {', '.join(unknown)} not among the stage's parameters")
+        share = np.array([given.get(n, self.init_spread) for n in names], dtype=float)
+        return share * (np.asarray(high, dtype=float) - np.asarray(low, dtype=float))
 
 
 # --------------------------------------------------------------------------------------------
@@ -672,7 +701,7 @@ class _Stage:
         inherited = self.prior.kde_idx
         if inherited.size:
             x[:, inherited] = self.prior.sample_kde(rng, m)
-        sd = s.init_spread * (high[new] - low[new])
+        sd = s.spreads(list(space.names), low, high)[new]
         args = (p.center[new], sd, low[new], high[new], s.init_prior_share)
         x[:, new] = mixture_sample(rng, m, *args)
         distance = LossDistance(p.targets)

@@ -253,7 +253,7 @@ class _Run:
         rng = np.random.default_rng(_seq(s.seed, p.name, 0))
         if s.start == "point":
             low, high = self.prior.low, self.prior.high
-            sd = s.init_spread * (high - low)
+            sd = s.spreads(list(p.space.names), low, high)
             x = mixture_sample(rng, m, p.center, sd, low, high, s.init_prior_share)
             if s.init_inherited == "prior" and self.prior.kde_names:
                 x[:, self.prior.kde_idx] = self.prior.sample_kde(rng, m)
@@ -392,15 +392,7 @@ def run_stage(
             break
         evaluations = sum(r["evaluations"] for r in run.trace)
         if stop_after is not None and done_here >= stop_after:
-            return StageResult(
-                problem.name,
-                run.posterior(),
-                _public(run.trace),
-                evaluations,
-                "stopped on purpose",
-                finished=False,
-                method="replenishment",
-            )
+            return _result(run, "stopped on purpose", finished=False)
         t = run.trace[-1]["generation"] + 1
         run.generation(t, progress)
         done_here += 1
@@ -412,19 +404,26 @@ def run_stage(
             "step(s) a copy"
         )
     log(f"ABC {problem.name}: stopped ({reason})")
+    return _result(run, reason)
+
+
+def _result(run: _Run, reason: str, finished: bool = True) -> StageResult:
+    """The stage's result as it stands, with its diagnostics (a run stopped on purpose too:
+    its record then says how far it got)."""
     trace = _public(run.trace)
     diag = {**diagnostics(trace, reason), "posterior_is_proposal": False}
     diag["distinct"] = trace[-1]["distinct"]
-    diag["start"] = settings.start
-    diag["tolerance"] = settings.tolerance
+    diag["start"] = run.settings.start
+    diag["tolerance"] = run.settings.tolerance
     diag["held_generations"] = run.held_generations()
     diag["max_log_sd_change_last"] = trace[-1].get("max_log_sd_change")
     return StageResult(
-        problem.name,
+        run.problem.name,
         run.posterior(),
         trace,
         sum(r["evaluations"] for r in trace),
         reason,
+        finished=finished,
         diagnostics=diag,
         method="replenishment",
     )

@@ -2,6 +2,8 @@
 posterior: sampled, not adopted").
 
     python docs/examples/stage_b_posterior.py OUT_DIR [EVALUATIONS [POPULATION [SPREAD [START_A]]]]
+    python docs/examples/stage_b_posterior.py OUT_DIR EVALUATIONS POPULATION SPREAD START_A --as-is
+    python docs/examples/stage_b_posterior.py OUT_DIR --spreads STEP
     python docs/examples/stage_b_posterior.py OUT_DIR --write
 
 Why a script: ``telesim calibrate --stages A,B`` would sample stage A again (41,650 evaluations
@@ -20,6 +22,23 @@ from the stage-A posterior's KDE (``AbcSettings.init_inherited``). The sampler w
 state after every generation: the same command resumes a killed run where it stopped, with the
 result of an uninterrupted one, and a larger EVALUATIONS extends a finished one.
 
+``--as-is`` (after the same arguments as the run) writes the run's last whole generation as
+its result without sampling more (the record then says "stopped on purpose", with the held
+generations and the last moves of the means and sds): for a session that must stop before the
+sampler's rule does; the same command without it resumes the sampling.
+
+``--spreads STEP`` (run first, about 2 minutes) sizes generation 0 per stage-B parameter instead
+of one SPREAD for all: it moves each stage-B parameter by STEP of its range either way from the
+start (2 simulations each), reads the rise of the 2020 distance on each side, and takes as the
+parameter's sd the move at which a quadratic through that rise would spend an equal share of the
+tolerance's margin (the final tolerance minus the start's distance, over the stage-B parameters),
+the steeper side deciding, between 0.005 and 0.3 of the range (0.3: about the uniform prior's
+sd). It writes them to OUT_DIR/init-spreads.json, which the sampling then uses
+(``AbcSettings.init_spreads``). Why: a 2% or 10% start for every range is too wide for the
+parameters the 2020 figures pin (``lockdown_uptake_weeks``: +90 in distance at 5% of its range)
+and far too narrow for those they leave free (``price_effect``: +0.001), which the moves then
+take many generations to widen.
+
 ``--write`` puts OUT_DIR's posterior into ``calibration/posterior.csv`` (one row per particle,
 every uncertainty, ``weight`` and ``loss`` = its 2020 distance) and the stage's sampling record
 into ``calibration/calibrated.json`` (``stages.B.abc`` and ``posterior``); the best set stays the
@@ -31,6 +50,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import re
 import sys
 from dataclasses import replace
@@ -40,7 +60,14 @@ import numpy as np
 import pandas as pd
 
 from calibration import identifiability, pipeline, replenishment, stages
-from calibration.inference import AbcSettings, Posterior, StageProblem
+from calibration.inference import (
+    AbcSettings,
+    LossDistance,
+    Posterior,
+    StageProblem,
+    evaluate,
+    ordered_map,
+)
 from calibration.objective import Objective, SearchSpace
 from calibration.targets import load_targets, training_targets
 from infra.atomic import atomic_write_json, atomic_write_text
@@ -48,6 +75,10 @@ from infra.execution import make_executor
 
 STATE = "stage-B.json"
 ROWS = "posterior-B.csv"
+SPREADS = "init-spreads.json"
+#: generation 0's sds per parameter, shares of the range: at least (the figures never pin a
+#: parameter to a point at this scale) and at most (about the sd of a uniform on the range)
+SPREAD_FLOOR, SPREAD_CAP = 0.005, 0.3
 
 
 def problem_and_settings(
@@ -82,6 +113,53 @@ def problem_and_settings(
     return problem, replace(abc, tolerance=tolerance)
 
 
+def axis_spreads(out: Path, step: float, workers: int = 2) -> dict[str, float]:
+    """Generation 0's sd per stage-B parameter from the 2020 distance along each axis (see the
+    module docstring); written to OUT_DIR/init-spreads.json with the profile it came from."""
+    problem, abc = problem_and_settings(0)
+    space, objective = problem.space, problem.objective
+    names = list(space.names)
+    new = [n for n in names if n not in problem.inherited()]
+    low, high = np.asarray(space.low), np.asarray(space.high)
+    distance = LossDistance(problem.targets)
+    center = np.asarray(problem.center, dtype=float)
+    jobs = [(objective, distance, center)]
+    for n in new:
+        i = names.index(n)
+        for sign in (-1.0, 1.0):
+            x = center.copy()
+            x[i] = np.clip(center[i] + sign * step * (high[i] - low[i]), low[i], high[i])
+            jobs.append((objective, distance, x))
+    results = ordered_map(make_executor("local", workers), evaluate, jobs, "axis profile", True)
+    d0 = float(results[0][1])
+    margin = (abc.tolerance - d0) / len(new)
+    spreads, profile = {}, {}
+    for k, n in enumerate(new):
+        i = names.index(n)
+        span = high[i] - low[i]
+        shares = []
+        for side in (0, 1):
+            x, d = jobs[1 + 2 * k + side][2][i], float(results[1 + 2 * k + side][1])
+            moved = abs(x - center[i]) / span
+            if moved > 0 and d > d0:
+                shares.append(moved * math.sqrt(margin / (d - d0)))
+        profile[n] = [float(results[1 + 2 * k][1]), float(results[2 + 2 * k][1])]
+        share = min(shares) if shares else SPREAD_CAP
+        spreads[n] = float(np.clip(share, SPREAD_FLOOR, SPREAD_CAP))
+    atomic_write_json(
+        out / SPREADS,
+        {
+            "step": step,
+            "start_distance": d0,
+            "tolerance": abc.tolerance,
+            "margin_per_parameter": margin,
+            "distance_down_up": profile,
+            "init_spreads": spreads,
+        },
+    )
+    return spreads
+
+
 def sample(
     out: Path,
     evaluations: int,
@@ -89,15 +167,28 @@ def sample(
     spread: float | None = None,
     start_a: str | None = None,
     workers: int = 2,
+    as_is: bool = False,
 ) -> None:
     problem, abc = problem_and_settings(evaluations, population, spread, start_a)
+    if (out / SPREADS).is_file():
+        given = json.loads((out / SPREADS).read_text())["init_spreads"]
+        abc = replace(abc, init_spreads=tuple(given.items()))
+        print(f"generation 0's sds per parameter from {out / SPREADS}")
     print(
         f"stage B: {len(problem.space.names)} parameters, {len(problem.targets)} figures "
         f"(2020), population {abc.population}, final tolerance {abc.tolerance:.4g}, at most "
         f"{evaluations} evaluations"
     )
+    if as_is and not (out / replenishment.STATE_NAME.format(stage="B")).is_file():
+        sys.exit(f"--as-is: no sampler state in {out}")
     result = replenishment.run_stage(
-        problem, abc, out, make_executor("local", workers), resume=True, progress=True
+        problem,
+        abc,
+        out,
+        make_executor("local", workers),
+        resume=True,
+        progress=True,
+        stop_after=0 if as_is else None,
     )
     frame = result.posterior.frame()
     atomic_write_text(out / ROWS, frame.to_csv(index=False))
@@ -169,16 +260,23 @@ if __name__ == "__main__":
     if not args:
         _usage()
     out_dir = Path(args[0])
-    if args[1:] == ["--write"]:
+    if len(args) == 3 and args[1] == "--spreads":
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, share in axis_spreads(out_dir, float(args[2])).items():
+            print(f"{name:34s} {share:.4f}")
+    elif args[1:] == ["--write"]:
         rec = write(out_dir)
         print(json.dumps(rec["posterior"], indent=1))
-    elif len(args) <= 5 and all(a.replace(".", "", 1).isdigit() for a in args[1:4]):
+    elif (n := len(args) - (args[-1] == "--as-is")) <= 5 and all(
+        a.replace(".", "", 1).isdigit() for a in args[1 : min(n, 4)]
+    ):
         sample(
             out_dir,
-            int(args[1]) if len(args) > 1 else 2400,
-            int(args[2]) if len(args) > 2 else None,
-            float(args[3]) if len(args) > 3 else None,
-            args[4] if len(args) > 4 else None,
+            int(args[1]) if n > 1 else 2400,
+            int(args[2]) if n > 2 else None,
+            float(args[3]) if n > 3 else None,
+            args[4] if n > 4 else None,
+            as_is=args[-1] == "--as-is",
         )
     else:
         _usage()

@@ -218,3 +218,44 @@ def test_a_stage_b_posterior_is_written_whole_and_then_guards_its_rows(tmp_path,
     with pytest.raises(SystemExit, match="stage B's posterior"):
         write_stage_b.main(out)
     assert pd.read_csv(posterior).equals(pd.read_csv(out / script.ROWS))  # nothing written
+
+
+def test_stage_b_generation_0_spreads_follow_the_2020_distance_along_each_axis(
+    tmp_path, monkeypatch
+):
+    """``--spreads``: each stage-B parameter's sd is the move at which a quadratic through the
+    distance's rise spends an equal share of the tolerance's margin, the steeper side deciding,
+    kept between the floor and the cap; checked on a known quadratic distance in place of the
+    model (a 2020 run takes seconds; docs/calibration.md has the real profile)."""
+    script = _stage_b_posterior()
+    problem, abc = script.problem_and_settings(0)
+    names = list(problem.space.names)
+    low, high = np.asarray(problem.space.low), np.asarray(problem.space.high)
+    center = np.asarray(problem.center, dtype=float)
+    d0 = 0.5
+    # curvature per unit share of the range; lockdown_open steeper upwards than downwards
+    steep = {"lockdown_open": (100.0, 400.0), "lockdown_uptake_weeks": (1e7, 1e7)}
+
+    def fake(job):
+        _, _, x = job
+        z = (np.asarray(x) - center) / (high - low)
+        d = d0
+        for n, (down, up) in steep.items():
+            i = names.index(n)
+            d += (up if z[i] > 0 else down) * z[i] ** 2
+        return {"q": np.zeros(1)}, d
+
+    monkeypatch.setattr(script, "evaluate", fake)
+    monkeypatch.setattr(script, "problem_and_settings", lambda *a: (problem, abc))
+    spreads = script.axis_spreads(tmp_path, 0.05, workers=1)
+    new = [n for n in names if n not in problem.inherited()]
+    assert list(spreads) == new
+    margin = (abc.tolerance - d0) / len(new)
+    i = names.index("lockdown_open")
+    moved_up = min(center[i] + 0.05 * (high[i] - low[i]), high[i]) - center[i]
+    assert moved_up > 0
+    assert spreads["lockdown_open"] == pytest.approx(np.sqrt(margin / 400.0))  # the steeper side
+    assert spreads["lockdown_uptake_weeks"] == script.SPREAD_FLOOR
+    assert spreads["price_effect"] == script.SPREAD_CAP  # the distance does not move
+    saved = json.loads((tmp_path / script.SPREADS).read_text())
+    assert saved["init_spreads"] == spreads and saved["start_distance"] == d0
