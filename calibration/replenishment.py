@@ -74,7 +74,6 @@ from infra.execution import SerialExecutor
 
 from .inference import (
     AbcSettings,
-    LossDistance,
     Posterior,
     StageProblem,
     StageResult,
@@ -170,7 +169,7 @@ class _Run:
         self.problem, self.settings, self.executor = problem, settings, executor
         self.path = Path(out_dir) / STATE_NAME.format(stage=problem.name)
         self.prior = problem.prior(settings)
-        self.distance = LossDistance(problem.targets)
+        self.distance = problem.make_distance()
         self.fingerprint = {"method": "replenishment", **problem.fingerprint(settings)}
         self.x = self.d = self.q = None
         self.trace: list[dict[str, Any]] = []
@@ -257,6 +256,15 @@ class _Run:
             x = mixture_sample(rng, m, p.center, sd, low, high, s.init_prior_share)
             if s.init_inherited == "prior" and self.prior.kde_names:
                 x[:, self.prior.kde_idx] = self.prior.sample_kde(rng, m)
+            if p.start_rows is not None:
+                rows = p.start_rows
+                names = list(p.space.names)
+                cols = [n for n in rows.names if n in names]
+                w = np.asarray(rows.weights, dtype=float)
+                pick = rng.choice(len(w), size=m, p=w / w.sum())
+                x[:, [names.index(n) for n in cols]] = rows.x[pick][
+                    :, [list(rows.names).index(n) for n in cols]
+                ]
         else:
             x = self.prior.sample(rng, m)
         jobs = [(p.objective, self.distance, row) for row in x]

@@ -286,3 +286,58 @@ def test_a_start_at_the_point_takes_a_spread_per_parameter(tmp_path):
             tmp_path / "bad",
             **kw,
         )
+
+
+def test_a_gated_distance_scores_the_other_figures_only_inside_its_gate():
+    """Inside the gate the distance is the loss of the figures outside it; beyond it, above
+    every tolerance (ranked by the gate's loss); failed and runaway runs as the plain loss."""
+    from calibration.inference import EXPLODED, FAILED, GATED, GatedDistance, LossDistance
+    from calibration.loss import loss
+
+    targets = tuple(tiny_problem().targets)
+    assert len(targets) >= 2
+    gate_ids = (targets[0].id,)
+    q = np.array([t.value for t in targets], dtype=float)
+    q[1:] *= 1.3  # the others off by 30%, the gated figure exact
+    d = GatedDistance(targets, gate_ids, 0.5)
+    rest = loss(list(targets[1:]), q[1:])
+    assert rest > 0 and d({"q": q, "stopped": 0.0}) == pytest.approx(rest)
+    off = q.copy()
+    off[0] = targets[0].value * 3  # the gated figure far off: beyond the gate
+    far = d({"q": off, "stopped": 0.0})
+    assert far == pytest.approx(GATED + loss([targets[0]], off[:1]))
+    assert d({"q": q, "stopped": -1.0}) == FAILED
+    assert d({"q": q, "stopped": 0.5}) == LossDistance(targets)({"q": q, "stopped": 0.5})
+    assert d({"q": q, "stopped": 0.5}) == pytest.approx(EXPLODED * 1.5)
+    assert d.describe() == {"gate": list(gate_ids), "gate_tolerance": 0.5}
+
+
+def test_generation_0_can_start_the_earlier_parameters_from_a_posteriors_rows(tmp_path):
+    """``StageProblem.start_rows``: generation 0 takes the named parameters from the sample's
+    rows (exact values, resampled by weight), the others around the point; the prior stays
+    uniform (no KDE) and the rows enter the run's fingerprint."""
+    from calibration.inference import Posterior
+    from calibration.objective import SearchSpace
+
+    problem = tiny_problem()
+    j = problem.space.names.index("open_share_urban")
+    lo, hi = problem.space.low[j], problem.space.high[j]
+    rows = lo + np.array([0.1, 0.12, 0.14]) * (hi - lo)
+    problem.start_rows = Posterior(
+        space=SearchSpace.from_specs(["open_share_urban"]),
+        base={},
+        x=rows[:, None],
+        weights=np.array([0.5, 0.5, 0.0]),
+        loss=np.zeros(3),
+        quantities=np.zeros((3, 0)),
+    )
+    settings = AbcSettings(population=10, generations=3, seed=5, start="point", init_spread=0.02)
+    result = run_stage(problem, settings, tmp_path, stop_after=1, progress=False, log=quiet)
+    x = result.posterior.x
+    assert set(np.round(x[:, j], 12)) <= set(np.round(rows[:2], 12))  # weight 0: never drawn
+    k = 1 - j
+    span = problem.space.high[k] - problem.space.low[k]
+    assert np.median(np.abs(x[:, k] - problem.center[k])) < 0.05 * span
+    assert problem.inherited() == ()  # not a prior
+    assert "start_rows" in problem.fingerprint(settings)
+    assert "start_rows" not in tiny_problem().fingerprint(settings)

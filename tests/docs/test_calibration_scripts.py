@@ -259,3 +259,26 @@ def test_stage_b_generation_0_spreads_follow_the_2020_distance_along_each_axis(
     assert spreads["price_effect"] == script.SPREAD_CAP  # the distance does not move
     saved = json.loads((tmp_path / script.SPREADS).read_text())
     assert saved["init_spreads"] == spreads and saved["start_distance"] == d0
+
+
+def test_the_gated_stage_b_problem_keeps_stage_a_by_its_tolerance_not_by_a_kde():
+    """START_A ``gate``: uniform priors (nothing inherited), every training figure simulated,
+    the 2018-2019 ones a gate at stage A's final tolerance, the 2020 ones the distance; the start
+    is inside the gate and generation 0 draws stage A from the committed rows."""
+    from calibration.inference import GatedDistance
+    from calibration.targets import window
+
+    script = _stage_b_posterior()
+    problem, abc = script.problem_and_settings(100, 200, None, script.GATE)
+    record = json.loads((ROOT / "calibration" / "calibrated.json").read_text())
+    gate = problem.distance
+    assert isinstance(gate, GatedDistance) and problem.inherited() == ()
+    assert {window(t) for t in problem.targets} == {"2018-2019", "2020"}
+    assert set(gate.gate) == {t.id for t in problem.targets if window(t) == "2018-2019"}
+    a_eps = record["stages"]["A"]["abc"]["diagnostics"]["final_epsilon"]
+    assert gate.gate_tolerance == a_eps
+    assert problem.start_rows is not None and len(problem.start_rows.weights) == len(
+        pd.read_csv(ROOT / "calibration" / "posterior.csv")
+    )
+    assert problem.fingerprint(abc)["distance"]["gate_tolerance"] == a_eps
+    assert abc.tolerance > 0 and abc.init_inherited == "point"
