@@ -239,12 +239,21 @@ class LossDistance:
     targets: tuple
 
     def __call__(self, x, x_0=None) -> float:
-        stopped = float(x["stopped"])
-        if stopped < 0:
-            return FAILED
-        if stopped > 0:
-            return EXPLODED * (1.0 + stopped)
+        unrun = _unfinished(x)
+        if unrun is not None:
+            return unrun
         return loss(list(self.targets), np.asarray(x["q"], dtype=float))
+
+
+def _unfinished(x) -> float | None:
+    """The distance of a refused (FAILED) or runaway (EXPLODED, by the share of weeks left)
+    run; None for a finished one."""
+    stopped = float(x["stopped"])
+    if stopped < 0:
+        return FAILED
+    if stopped > 0:
+        return EXPLODED * (1.0 + stopped)
+    return None
 
 
 #: A gated distance beyond its gate: this plus the gate's loss (above every tolerance we use,
@@ -271,11 +280,9 @@ class GatedDistance:
     gate_tolerance: float
 
     def __call__(self, x, x_0=None) -> float:
-        stopped = float(x["stopped"])
-        if stopped < 0:
-            return FAILED
-        if stopped > 0:
-            return EXPLODED * (1.0 + stopped)
+        unrun = _unfinished(x)
+        if unrun is not None:
+            return unrun
         q = np.asarray(x["q"], dtype=float)
         inside = np.array([t.id in self.gate for t in self.targets])
         gated = loss([t for t, g in zip(self.targets, inside, strict=True) if g], q[inside])
