@@ -278,17 +278,22 @@ class GatedDistance:
     targets: tuple
     gate: tuple[str, ...]
     gate_tolerance: float
+    #: which of ``targets`` are in the gate (derived once, not per simulation)
+    inside: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inside", np.array([t.id in self.gate for t in self.targets]))
 
     def __call__(self, x, x_0=None) -> float:
         unrun = _unfinished(x)
         if unrun is not None:
             return unrun
         q = np.asarray(x["q"], dtype=float)
-        inside = np.array([t.id in self.gate for t in self.targets])
-        gated = loss([t for t, g in zip(self.targets, inside, strict=True) if g], q[inside])
+        pairs = list(zip(self.targets, self.inside, strict=True))
+        gated = loss([t for t, g in pairs if g], q[self.inside])
         if not gated <= self.gate_tolerance:
             return GATED + float(gated)
-        return loss([t for t, g in zip(self.targets, inside, strict=True) if not g], q[~inside])
+        return loss([t for t, g in pairs if not g], q[~self.inside])
 
     def describe(self) -> dict[str, Any]:
         return {"gate": list(self.gate), "gate_tolerance": self.gate_tolerance}

@@ -112,22 +112,23 @@ def problem_and_settings(
     scored = pipeline.distance_targets(fitted, new_windows, True)
     seeds = tuple(pipeline.training_seeds(record["settings"]["replicates"]))
     base = {k: v for k, v in best.items() if k not in space.names}
-    objective = Objective(space, tuple(scored), seeds, record["settings"]["scale"], base)
+    gated = start_a == GATE  # the gated run simulates every figure; the others the 2020 ones
+    simulated = tuple(fitted) if gated else tuple(scored)
+    objective = Objective(space, simulated, seeds, record["settings"]["scale"], base)
     center = np.clip(space.coords(best), space.low, space.high)
     abc = AbcSettings(**record["settings"]["abc"])
     if population is not None:
         abc = replace(abc, population=population)
     if spread is not None:
         abc = replace(abc, init_spread=spread)
-    if start_a == GATE:
-        # every figure simulated; the 2018-2019 ones a gate at stage A's final tolerance, the
-        # distance the 2020 ones; uniform priors; generation 0's stage-A part from A's rows
+    if gated:
+        # the 2018-2019 figures a gate at stage A's final tolerance, the distance the 2020
+        # ones; uniform priors; generation 0's stage-A part from A's rows
         gate = GatedDistance(
-            tuple(fitted),
+            simulated,
             tuple(t.id for t in fitted if t not in scored),
             float(record["stages"]["A"]["abc"]["diagnostics"]["final_epsilon"]),
         )
-        objective = Objective(space, tuple(fitted), seeds, record["settings"]["scale"], base)
         problem = StageProblem(
             "B", objective, center, evaluations, distance=gate, start_rows=previous
         )
@@ -190,6 +191,28 @@ def axis_spreads(out: Path, step: float, workers: int = 2) -> dict[str, float]:
     return spreads
 
 
+#: the KDE-prior run's prior and distance (also read for summaries written before design())
+_KDE_DESIGN = {
+    "prior": "stage-A parameters: weighted KDE of the committed stage-A posterior "
+    "(calibration/posterior.csv before this stage); stage-B parameters: uniform on ranges",
+    "distance": "2020 training figures only",
+}
+
+
+def design(problem: StageProblem) -> dict[str, str]:
+    """How the run's prior, distance and start were made (its summary, then the record)."""
+    if problem.distance is not None:  # the gated run
+        gate = problem.distance.describe()["gate_tolerance"]
+        return {
+            "prior": "uniform on every range; the 2018-2019 training figures a gate at stage "
+            f"A's final tolerance ({gate:.4g}): a particle beyond it is never accepted",
+            "distance": "2020 training figures, for particles within the gate",
+            "start": "the record's best set (stage B's refined point), generation 0's stage-A "
+            "parameters from the rows of the committed stage-A posterior",
+        }
+    return {**_KDE_DESIGN, "start": "the record's best set (stage B's refined point)"}
+
+
 def sample(
     out: Path,
     evaluations: int,
@@ -206,8 +229,8 @@ def sample(
         print(f"generation 0's sds per parameter from {out / SPREADS}")
     print(
         f"stage B: {len(problem.space.names)} parameters, {len(problem.targets)} figures "
-        f"(2020), population {abc.population}, final tolerance {abc.tolerance:.4g}, at most "
-        f"{evaluations} evaluations"
+        f"simulated, population {abc.population}, final tolerance {abc.tolerance:.4g}, at "
+        f"most {evaluations} evaluations"
     )
     if as_is and not (out / replenishment.STATE_NAME.format(stage="B")).is_file():
         sys.exit(f"--as-is: no sampler state in {out}")
@@ -225,10 +248,7 @@ def sample(
     summary = {
         **pipeline.abc_summary(result),
         "settings": abc.to_dict(),
-        "prior": "stage-A parameters: weighted KDE of the committed stage-A posterior "
-        "(calibration/posterior.csv before this stage); stage-B parameters: uniform on ranges",
-        "distance": "2020 training figures only",
-        "start": "the record's best set (stage B's refined point)",
+        **design(problem),
         "seeds": list(problem.objective.seeds),
         "scale": problem.objective.scale,
     }
@@ -239,6 +259,9 @@ def sample(
 def write(out: Path) -> dict:
     """OUT_DIR's stage-B posterior into the committed record and posterior file."""
     summary = json.loads((out / STATE).read_text())
+    # a summary from before design() named no prior: those runs all used the KDE
+    summary = {**_KDE_DESIGN, **summary}
+    prior = summary["prior"]
     frame = pd.read_csv(out / ROWS)
     record = json.loads(pipeline.CALIBRATED_JSON.read_text())
     b = next(s for s in stages.STAGES if s.name == "B")
@@ -262,9 +285,8 @@ def write(out: Path) -> dict:
         "sha256": hashlib.sha256(text.encode()).hexdigest(),
         "note": (
             "stage B's posterior (docs/examples/stage_b_posterior.py, "
-            f"{dt.date.today().isoformat()}): the {len(names)} parameters of stages A and B, the "
-            "stage-A ones drawn from the stage-A posterior's KDE and kept by the 2020 figures' "
-            "distance; "
+            f"{dt.date.today().isoformat()}): the {len(names)} parameters of stages A and B; "
+            f"prior: {prior}; distance: {summary['distance']}; "
             "weight equal, loss = the 2020 distance on the training seed"
         ),
     }
@@ -273,7 +295,7 @@ def write(out: Path) -> dict:
         r"; stage B: .*$",
         "; stage B: a point estimate by differential evolution given the stage-A best set, "
         "refined by Nelder-Mead, then the same ABC-SMC over stages A and B from that point "
-        "(the stage-A parameters' prior: the stage-A posterior; the distance: the 2020 figures)",
+        f"(prior: {prior}; distance: {summary['distance']})",
         record["method"],
     )
     atomic_write_text(pipeline.POSTERIOR_CSV, text)

@@ -161,6 +161,7 @@ def test_stage_b_posterior_infers_both_stages_parameters_on_the_2020_figures_fro
     assert values == pytest.approx({k: record["uncertainties"][k] for k in values})
     assert abc.population == 200 and abc.start == "point"
     assert abc.tolerance > float(problem.objective(problem.center))
+    assert "KDE" in _stage_b_posterior().design(problem)["prior"]
 
 
 def test_a_stage_b_posterior_is_written_whole_and_then_guards_its_rows(tmp_path, monkeypatch):
@@ -282,3 +283,7 @@ def test_the_gated_stage_b_problem_keeps_stage_a_by_its_tolerance_not_by_a_kde()
     )
     assert problem.fingerprint(abc)["distance"]["gate_tolerance"] == a_eps
     assert abc.tolerance > 0 and abc.init_inherited == "point"
+    # its summary (then the record) says so, not the KDE run's words
+    said = script.design(problem)
+    assert "gate" in said["prior"] and "KDE" not in said["prior"]
+    assert "within the gate" in said["distance"]
