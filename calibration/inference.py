@@ -466,10 +466,12 @@ def ordered_map(
     desc: str = "",
     progress: bool = False,
     stop=None,
+    each: Callable[[int, Any], None] | None = None,
 ) -> list | None:
     """``[fn(item) for item in items]`` through the executor, in item order, with a progress bar
     (``desc``; shown when ``progress``) advanced per item; ``stop(results so far)`` may abandon
-    the map (returns None)."""
+    the map (returns None); ``each(index, result)`` is called as each item finishes (to save
+    it)."""
     out: list[Any] = [None] * len(items)
     done: list[Any] = []
     bar = tqdm(total=len(items), desc=desc, disable=not progress, dynamic_ncols=True, leave=False)
@@ -477,6 +479,8 @@ def ordered_map(
         for i, result in executor.as_completed(fn, items):
             out[i] = result
             done.append(result)
+            if each is not None:
+                each(i, result)
             bar.update(1)
             if stop is not None and stop(done):
                 return None

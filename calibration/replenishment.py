@@ -90,6 +90,10 @@ MISS = 0.05
 #: Metropolis-Hastings steps per copy and generation, at most.
 MAX_STEPS = 30
 STATE_NAME = "mcmc-{stage}.json"
+#: The copies of a generation in progress already moved (see :meth:`_Run.generation`).
+PARTIAL_NAME = "mcmc-{stage}.partial.json"
+#: Seconds between two writes of a generation in progress, at least.
+PARTIAL_EVERY = 60.0
 
 
 def _seq(seed: int, stage: str, t: int, *more: int) -> np.random.SeedSequence:
@@ -168,6 +172,7 @@ class _Run:
     def __init__(self, problem: StageProblem, settings: AbcSettings, out_dir: Path, executor):
         self.problem, self.settings, self.executor = problem, settings, executor
         self.path = Path(out_dir) / STATE_NAME.format(stage=problem.name)
+        self.partial_path = Path(out_dir) / PARTIAL_NAME.format(stage=problem.name)
         self.prior = problem.prior(settings)
         self.distance = problem.make_distance()
         self.fingerprint = {"method": "replenishment", **problem.fingerprint(settings)}
@@ -313,7 +318,7 @@ class _Run:
             )
             for i, j in enumerate(starts)
         ]
-        moved = ordered_map(self.executor, _move, jobs, f"ABC {p.name} generation {t}", progress)
+        moved = self._moves(t, jobs, progress)
         for slot, r in zip(slots, moved, strict=True):
             self.x[slot], self.d[slot], self.q[slot] = r["x"], r["d"], r["q"]
         proposals = sum(r["proposals"] for r in moved)
@@ -328,6 +333,71 @@ class _Run:
         )
         self.steps = _steps(acceptance)
         self.save()
+        self.partial_path.unlink(missing_ok=True)
+
+    # --- a generation in progress -----------------------------------------------------------
+
+    def _moves(self, t: int, jobs: list, progress: bool) -> list[dict[str, Any]]:
+        """The copies' moves of generation ``t``, those already made by a killed run read back
+        from the partial file. Why: a held generation of stage B takes hours (thousands of
+        simulations); without it a run killed in the middle starts the generation again. Each
+        copy is seeded by its own index, so a copy read back is the copy that would be made
+        again: the generation is the same whether it ran in one go or in pieces."""
+        done = self._load_partial(t, len(jobs))
+        todo = [i for i in range(len(jobs)) if i not in done]
+        last = time.monotonic()
+
+        def keep(i: int, r: dict[str, Any]) -> None:
+            nonlocal last
+            done[todo[i]] = r
+            if time.monotonic() - last >= PARTIAL_EVERY:
+                self._save_partial(t, done)
+                last = time.monotonic()
+
+        ordered_map(
+            self.executor,
+            _move,
+            [jobs[i] for i in todo],
+            f"ABC {self.problem.name} generation {t}",
+            progress,
+            each=keep,
+        )
+        return [done[i] for i in range(len(jobs))]
+
+    def _load_partial(self, t: int, n: int) -> dict[int, dict[str, Any]]:
+        if not self.partial_path.is_file():
+            return {}
+        state = json.loads(self.partial_path.read_text())
+        if state.get("fingerprint") != self.fingerprint or state.get("generation") != t:
+            return {}  # another run's or another generation's: ignored, then overwritten
+        out = {}
+        for key, r in state["moved"].items():
+            i = int(key)
+            if 0 <= i < n:
+                out[i] = {
+                    **r,
+                    "x": np.array(r["x"], dtype=float),
+                    "q": np.array([np.nan if v is None else v for v in r["q"]], dtype=float),
+                }
+        return out
+
+    def _save_partial(self, t: int, done: dict[int, dict[str, Any]]) -> None:
+        atomic_write_json(
+            self.partial_path,
+            {
+                "fingerprint": self.fingerprint,
+                "generation": int(t),
+                "moved": {
+                    str(i): {
+                        **r,
+                        "x": np.asarray(r["x"], dtype=float).tolist(),
+                        "d": float(r["d"]),
+                        "q": np.where(np.isfinite(r["q"]), r["q"], None).tolist(),
+                    }
+                    for i, r in sorted(done.items())
+                },
+            },
+        )
 
     def posterior(self) -> Posterior:
         x, d, q = self.x, self.d, self.q

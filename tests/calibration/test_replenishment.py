@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from test_inference import quiet, tiny_problem
 
+from calibration import replenishment
 from calibration.inference import AbcSettings, Prior
 from calibration.replenishment import MAX_STEPS, MISS, _steps, reflect, run_stage
-from infra.execution import LocalExecutor
+from infra.execution import LocalExecutor, SerialExecutor
 
 SETTINGS = AbcSettings(population=10, generations=3, seed=5)
 
@@ -62,6 +63,62 @@ def test_stopped_after_a_generation_and_resumed_gives_the_same_posterior(referen
     assert part.diagnostics["generations"] == 1 and part.diagnostics["distinct"] >= 1
     resumed = run_stage(tiny_problem(), SETTINGS, tmp_path, resume=True, progress=False, log=quiet)
     same(reference, resumed)
+
+
+class Killed(Exception):
+    pass
+
+
+class DyingExecutor(SerialExecutor):
+    """Runs ``lives`` items, then dies as a killed process would; counts the items it ran."""
+
+    def __init__(self, lives: int | None = None):
+        self.lives, self.ran = lives, 0
+
+    def as_completed(self, fn, items):
+        for i, item in enumerate(items):
+            if self.lives is not None and self.ran >= self.lives:
+                raise Killed
+            self.ran += 1
+            yield i, fn(item)
+
+
+def test_a_run_killed_inside_a_generation_resumes_the_copies_not_yet_moved(
+    reference, tmp_path, monkeypatch
+):
+    """A held generation of stage B takes hours: the copies already moved are saved as they
+    finish, and a resumed run moves only the others, to the same result."""
+    monkeypatch.setattr(replenishment, "PARTIAL_EVERY", 0.0)
+    run_stage(tiny_problem(), SETTINGS, tmp_path, stop_after=1, progress=False, log=quiet)
+    dying = DyingExecutor(lives=4)
+    with pytest.raises(Killed):
+        run_stage(
+            tiny_problem(),
+            SETTINGS,
+            tmp_path,
+            executor=dying,
+            resume=True,
+            progress=False,
+            log=quiet,
+        )
+    partial = tmp_path / replenishment.PARTIAL_NAME.format(stage="A")
+    assert partial.is_file()
+    counting = DyingExecutor()
+    resumed = run_stage(
+        tiny_problem(),
+        SETTINGS,
+        tmp_path,
+        executor=counting,
+        resume=True,
+        progress=False,
+        log=quiet,
+    )
+    same(reference, resumed)
+    # generations 1-3 each move the copies that replace the dropped particles; 4 of
+    # generation 1's were read back, not moved again
+    copies = 10 - max(2, math.ceil((1 - SETTINGS.alpha) * 10))
+    assert counting.ran == 3 * copies - 4
+    assert not partial.exists()  # a whole generation written, its partial file goes
 
 
 def test_a_process_pool_gives_the_same_posterior(reference, tmp_path):
