@@ -946,6 +946,11 @@ def run_stage(
             f"method: {settings.method!r} is run by calibration.replenishment.run_stage; this "
             "function runs method='pyabc'"
         )
+    if problem.start_rows is not None:
+        raise ValueError(
+            "start_rows: pyabc's generation 0 cannot start from a posterior's rows; use "
+            "method='replenishment' with start='point', or leave start_rows unset"
+        )
     stage = _Stage(problem, settings, out_dir, executor, progress, log)
     stage.start(resume)
     done_here = 0

@@ -47,8 +47,10 @@ whether the cloud has stopped spreading (the check of a start at the point).
 **Determinism and faults**: every copy's moves use numpy's ``SeedSequence([seed, stage, t,
 i])``; the copies are mapped through the project's executors (this process, a pool, Dask) and
 put back in order, so the result never depends on the executor or the number of workers. The
-state is written atomically after every generation; a run killed (``kill -9`` included) and
-resumed continues from the last whole generation with the same result as an uninterrupted run.
+state is written atomically after every generation, and a generation in progress writes the
+copies already moved (``mcmc-{stage}.partial.json``, at most every ``PARTIAL_EVERY`` seconds); a
+run killed (``kill -9`` included) and resumed continues from the last whole generation, moving
+only the copies not yet written, with the same result as an uninterrupted run.
 A run stopped by its budget (evaluations or generations) can be resumed with a larger one: the
 result is that of a run given the larger budget from the start (:func:`extends`).
 
@@ -447,6 +449,11 @@ def run_stage(
 ) -> StageResult:
     """Infer one stage (see the module docstring), the state in ``out_dir``; the same contract
     as :func:`calibration.inference.run_stage`."""
+    if problem.start_rows is not None and settings.start != "point":
+        raise ValueError(
+            f"start_rows: only a start at the point draws from a posterior's rows (start is "
+            f"{settings.start!r}); use start='point' or leave start_rows unset"
+        )
     run = _Run(problem, settings, out_dir, executor or SerialExecutor())
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     if not (resume and run.load()):

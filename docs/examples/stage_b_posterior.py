@@ -19,10 +19,12 @@ processes) caps the sampler; POPULATION defaults to the record's (340), SPREAD (
 normals around the point, a share of each range) to the record's (0.1); START_A ``point`` (the
 default) puts the stage-A parameters of generation 0 around the point too, ``prior`` draws them
 from the stage-A posterior's KDE (``AbcSettings.init_inherited``). The sampler writes its
-state after every generation: the same command resumes a killed run where it stopped, with the
-result of an uninterrupted one, and a larger EVALUATIONS extends a finished one.
+state after every generation, and the copies already moved of the generation in progress at
+most once a minute: the same command resumes a killed run where it stopped (a held generation of
+the gated run takes about 3 hours on 2 workers, so it may span sessions), with the result of an
+uninterrupted one, and a larger EVALUATIONS extends a finished one.
 
-START_A ``gate`` (7 Dec 2026 on: the run that replaced the KDE prior) samples the joint ABC
+START_A ``gate`` (6 Dec 2026 on: the run that replaced the KDE prior) samples the joint ABC
 posterior instead: every parameter's prior uniform on its range, every training figure
 simulated, the 2018-2019 ones a gate at stage A's final tolerance (a particle beyond it is
 never accepted, :class:`calibration.inference.GatedDistance`), the distance and its automatic

@@ -398,3 +398,12 @@ def test_generation_0_can_start_the_earlier_parameters_from_a_posteriors_rows(tm
     assert problem.inherited() == ()  # not a prior
     assert "start_rows" in problem.fingerprint(settings)
     assert "start_rows" not in tiny_problem().fingerprint(settings)
+    # only that start reads the rows: the others refuse them rather than ignore them
+    prior_start = AbcSettings(population=10, generations=3, seed=5, start="prior")
+    with pytest.raises(ValueError, match="start_rows: only a start at the point"):
+        run_stage(problem, prior_start, tmp_path / "p", progress=False, log=quiet)
+    from calibration.inference import run_stage as pyabc_run_stage
+
+    pyabc = AbcSettings(population=10, generations=3, seed=5, method="pyabc")
+    with pytest.raises(ValueError, match="start_rows: pyabc's generation 0"):
+        pyabc_run_stage(problem, pyabc, tmp_path / "q", progress=False, log=quiet)
