@@ -19,6 +19,9 @@ shared options build it through ``cli.options.executor_from_args``); all are con
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import as_completed as _futures_as_completed
@@ -75,7 +78,12 @@ class LocalExecutor(SerialExecutor):
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=mp.get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
         return self._pool
 
     def map(self, fn, items):
@@ -91,6 +99,25 @@ class LocalExecutor(SerialExecutor):
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+
+#: Seconds between a worker's checks that the process that started it is still there.
+PARENT_CHECK_EVERY = 1.0
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A pool worker's initializer: the worker ends when its parent does. Why: a worker waits on
+    a queue whose write end it holds itself, so a parent killed outright (``kill -9``, a session's
+    end) left its workers running for ever, still holding their memory (seen: ``spawn_main``
+    processes after a killed calibration)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_CHECK_EVERY)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def make_executor(kind: str = "local", workers: int = 1, **options: Any) -> Executor:

@@ -128,3 +128,46 @@ def test_workers_with_other_code_or_settings_are_refused(local_dask, monkeypatch
     with pytest.raises(ValueError, match="TELESIM_UNCERTAINTIES None") as err:
         local_dask.check_workers()
     assert "same telesim commit" in str(err.value)
+
+
+PARENT = """
+import os, sys, time
+sys.path.insert(0, {root!r})
+from infra.execution import LocalExecutor
+
+def pid(_):
+    return os.getpid()
+
+if __name__ == "__main__":
+    ex = LocalExecutor(1)
+    print(ex.map(pid, [0])[0], flush=True)
+    time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_pool_worker_ends_when_its_parent_is_killed(tmp_path):
+    """kill -9 of the process that started a pool leaves no worker behind."""
+    from pathlib import Path
+
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT.format(root=str(Path(__file__).resolve().parents[2])))
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(parent.stdout.readline())
+        assert _alive(worker)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 20
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(worker)
