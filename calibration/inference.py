@@ -81,6 +81,7 @@ is abandoned (not written) and the stage ends with the generation before.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -105,6 +106,7 @@ from model import ParameterError, Uncertainties
 
 from .loss import FAILED, loss
 from .objective import EXPLODED, Objective, SearchSpace
+from .targets import last_day
 
 #: The history file of a stage in the run folder.
 DB_NAME = "abc-{stage}.db"
@@ -297,6 +299,42 @@ class GatedDistance:
 
     def describe(self) -> dict[str, Any]:
         return {"gate": list(self.gate), "gate_tolerance": self.gate_tolerance}
+
+    def screen(self, objective: Objective, x) -> dict[str, Any] | None:
+        """The statistics of ``x`` from runs cut :data:`SCREEN_MARGIN_DAYS` after the gate's
+        last day, if its gate figures already put it beyond the gate (the figures outside the
+        gate NaN); None when the whole run is needed. Why: in stage B the 2018-2019 weeks cost
+        about 5% of a run to September 2020 (measured: 0.8 s against 16.6 s), and most
+        Metropolis-Hastings proposals the gated run refuses fail the gate. Exact: a week's acts
+        never depend on the weeks after it, and the figures are read by a monotone cubic whose
+        value inside a week depends only on the knots up to two weeks on, so the gate figures of
+        the cut runs are those of the whole runs, bit for bit (``tests/calibration``); the
+        distance of the result is the whole run's."""
+        if tuple(objective.targets) != tuple(self.targets):
+            return None
+        gated = [t for t, g in zip(self.targets, self.inside, strict=True) if g]
+        end = last_day(gated) + dt.timedelta(days=SCREEN_MARGIN_DAYS)
+        if not gated or end >= dt.date.fromisoformat(objective.end):
+            return None
+        try:
+            sims = objective.replicates(
+                np.asarray(x, dtype=float), end=end.isoformat(), targets=gated
+            )
+        except ParameterError:
+            return None  # the whole run says so
+        if isinstance(sims, float):
+            return None  # a runaway: the whole run measures how far it got
+        q_gate = np.asarray(sims, dtype=float).mean(axis=0)
+        if loss(gated, q_gate) <= self.gate_tolerance:
+            return None
+        q = np.full(len(self.targets), np.nan)
+        q[self.inside] = q_gate
+        return {"q": q, "stopped": 0.0}
+
+
+#: Days a screening run goes past the gate's last day: the monotone cubic that reads a figure
+#: inside a week uses the knots up to two weeks on (see :meth:`GatedDistance.screen`).
+SCREEN_MARGIN_DAYS = 14
 
 
 def evaluate(job) -> tuple[dict[str, Any], float]:

@@ -139,16 +139,18 @@ class Objective:
     def uncertainties(self, x) -> Uncertainties:
         return Uncertainties.from_dict({**self.base, **self.space.values(x)})
 
-    def replicates(self, x, seeds=None) -> np.ndarray | float:
+    def replicates(self, x, seeds=None, end: str | None = None, targets=None) -> np.ndarray | float:
         """Simulated target values, one row per replicate seed; or, if a run blew past
-        :data:`MAX_ACTS`, the share of its weeks left unrun (in (0, 1])."""
+        :data:`MAX_ACTS`, the share of its weeks left unrun (in (0, 1]). ``end`` and ``targets``
+        (default: the objective's) run shorter and read fewer figures: a screen on the first
+        figures before the whole run (:meth:`calibration.inference.GatedDistance.screen`)."""
         unc = self.uncertainties(x)
         rows = []
         for seed in self.seeds if seeds is None else seeds:
-            out = guarded_run(unc, int(seed), self.end, self.scale)
+            out = guarded_run(unc, int(seed), self.end if end is None else end, self.scale)
             if isinstance(out, float):
                 return out
-            rows.append(quantities(out, list(self.targets)))
+            rows.append(quantities(out, list(self.targets if targets is None else targets)))
         return np.array(rows)
 
     def __call__(self, x) -> float:

@@ -116,9 +116,12 @@ def _move(job) -> dict[str, Any]:
     """``steps`` Metropolis-Hastings steps of one copy at tolerance ``eps`` (top level)."""
     objective, distance, prior, x, d, q, eps, chol, steps, seq = job
     rng = np.random.default_rng(seq)
+    # a proposal the distance can refuse from the first weeks is not run to the end (its
+    # distance is the same: GatedDistance.screen); the moves are those of whole runs
+    screen = getattr(distance, "screen", None)
     x, q = np.array(x, dtype=float), np.array(q, dtype=float)
     lp = prior.log_density(x)
-    proposals = simulations = accepted = 0
+    proposals = simulations = accepted = screened = 0
     for _ in range(steps):
         y = reflect(x + chol @ rng.standard_normal(x.size), prior.low, prior.high)
         u = rng.random()
@@ -126,7 +129,11 @@ def _move(job) -> dict[str, Any]:
         ly = prior.log_density(y)
         if not math.isfinite(ly) or math.log(max(u, 1e-300)) > ly - lp:
             continue
-        stats = simulate(objective, y)
+        stats = screen(objective, y) if screen is not None else None
+        if stats is None:
+            stats = simulate(objective, y)
+        else:
+            screened += 1
         simulations += 1
         dy = float(distance(stats))
         if dy <= eps:
@@ -139,6 +146,7 @@ def _move(job) -> dict[str, Any]:
         "proposals": proposals,
         "simulations": simulations,
         "accepted": accepted,
+        "screened": screened,
     }
 
 
@@ -223,6 +231,7 @@ class _Run:
         acceptance: float,
         wall: float,
         held: bool = False,
+        screened: int = 0,
     ):
         w = np.full(len(self.d), 1.0 / len(self.d))
         mean, sd = w @ self.x, self.x.std(axis=0)
@@ -237,6 +246,7 @@ class _Run:
                 "generation": t,
                 "epsilon": float(eps),
                 "evaluations": int(evaluations),
+                "screened": int(screened),
                 "acceptance_rate": float(acceptance),
                 "ess": float(len(self.d)),
                 "distinct": int(len(np.unique(self.x, axis=0))),
@@ -332,6 +342,7 @@ class _Run:
             acceptance,
             time.perf_counter() - t0,
             held,
+            sum(r.get("screened", 0) for r in moved),
         )
         self.steps = _steps(acceptance)
         self.save()

@@ -407,3 +407,64 @@ def test_generation_0_can_start_the_earlier_parameters_from_a_posteriors_rows(tm
     pyabc = AbcSettings(population=10, generations=3, seed=5, method="pyabc")
     with pytest.raises(ValueError, match="start_rows: pyabc's generation 0"):
         pyabc_run_stage(problem, pyabc, tmp_path / "q", progress=False, log=quiet)
+
+
+def _gated_tiny(tolerance: float):
+    from calibration.inference import GatedDistance
+
+    problem = tiny_problem()
+    gate = GatedDistance(tuple(problem.targets), (problem.targets[0].id,), tolerance)
+    problem.distance = gate
+    return problem, gate
+
+
+def test_a_screened_proposal_has_the_distance_of_its_whole_run():
+    """GatedDistance.screen cuts a run two weeks after the gate's last day (here 31 Dec 2018, of
+    a run to 31 Jan 2019): beyond the gate its figures are the whole run's bit for bit, so the
+    distance is too; inside it, it asks for the whole run."""
+    from calibration.inference import GATED, simulate
+    from calibration.loss import loss
+
+    problem, _ = _gated_tiny(0.0)
+    rng = np.random.default_rng(3)
+    low, high = np.asarray(problem.space.low), np.asarray(problem.space.high)
+    xs = low + rng.random((6, 2)) * (high - low)
+    whole = [simulate(problem.objective, x) for x in xs]
+    gate_losses = [loss([problem.targets[0]], w["q"][:1]) for w in whole]
+    tolerance = float(np.median(gate_losses))
+    problem, gate = _gated_tiny(tolerance)
+    screened = 0
+    for x, w, g in zip(xs, whole, gate_losses, strict=True):
+        s = gate.screen(problem.objective, x)
+        if g <= tolerance:
+            assert s is None
+            continue
+        screened += 1
+        assert s is not None and np.isnan(s["q"][1])
+        assert s["q"][0] == w["q"][0]  # bit for bit
+        assert gate(s) == gate(w) >= GATED
+    assert 0 < screened < len(xs)
+    # an objective reading other figures, or a gate ending too late to save anything: no screen
+    other = _gated_tiny(tolerance)[1]
+    object.__setattr__(other, "targets", tuple(reversed(problem.targets)))
+    assert other.screen(problem.objective, xs[0]) is None
+
+
+def test_screening_leaves_a_gated_run_unchanged(tmp_path, monkeypatch):
+    """The same posterior, trace and evaluations with and without the screen; the trace counts
+    the screened proposals."""
+    from calibration.inference import GatedDistance, simulate
+    from calibration.loss import loss
+
+    problem, _ = _gated_tiny(0.0)
+    center_loss = loss([problem.targets[0]], simulate(problem.objective, problem.center)["q"][:1])
+    settings = AbcSettings(population=10, generations=2, seed=5, start="point", init_spread=0.3)
+    kw = {"progress": False, "log": quiet}
+    problem, _ = _gated_tiny(max(2.0 * center_loss, 0.05))
+    fast = run_stage(problem, settings, tmp_path / "fast", **kw)
+    assert sum(r["screened"] for r in fast.trace) > 0
+    monkeypatch.setattr(GatedDistance, "screen", lambda self, objective, x: None)
+    problem, _ = _gated_tiny(max(2.0 * center_loss, 0.05))
+    slow = run_stage(problem, settings, tmp_path / "slow", **kw)
+    assert all(r["screened"] == 0 for r in slow.trace)
+    same(fast, slow)
