@@ -270,6 +270,19 @@ def write(out: Path) -> dict:
     names = [*record["stages"]["A"]["params"], *b.params]
     record["stages"]["B"]["abc"] = {k: v for k, v in summary.items() if k != "settings"}
     record["stages"]["B"]["abc_settings"] = summary["settings"]
+    # the point estimate's note said its values were held in every row, the posterior to run
+    point = re.sub(
+        r"; its parameters are held at these values in every row of the stage-A posterior; "
+        r"its ABC posterior is still to run \(see docs/calibration\.md\)",
+        "",
+        record["stages"]["B"].get("note", ""),
+    ).replace("point estimate only: ", "point estimate: ", 1)
+    record["stages"]["B"]["note"] = (
+        f"{point}; then the ABC posterior of stages A and B together "
+        f"(docs/examples/stage_b_posterior.py, {dt.date.today().isoformat()}: "
+        f"{summary.get('population', len(frame))} particles, prior: {prior})"
+    )
+    record["stages"]["B"]["description"] = f"the 2020 regime, on both windows (prior: {prior})"
     text = frame.to_csv(index=False)
     post = Posterior.from_frame(frame, names, record["uncertainties"])
     tab = identifiability.table(post)

@@ -192,6 +192,10 @@ def test_a_stage_b_posterior_is_written_whole_and_then_guards_its_rows(tmp_path,
     assert post["sha256"] == hashlib.sha256(posterior.read_bytes()).hexdigest()
     assert written["stages"]["B"]["abc"]["evaluations"] == 12
     assert written["stages"]["B"]["abc_settings"] == {"population": 340}
+    # the point estimate's note no longer says its posterior is still to run
+    note = written["stages"]["B"]["note"]
+    assert "still to run" not in note and "then the ABC posterior of stages A and B" in note
+    assert "prior:" in written["stages"]["B"]["description"]
     assert written["unstaged"] == stages.unstaged(stages.select(["A", "B"]))
     ident = written["identifiability"]
     verdicts = ident["identified"] + ident["weakly_identified"] + ident["not_identified"]
