@@ -277,6 +277,7 @@ def write(out: Path) -> dict:
         "",
         record["stages"]["B"].get("note", ""),
     ).replace("point estimate only: ", "point estimate: ", 1)
+    point = re.sub(r"; then the ABC posterior of stages A and B together \(.*$", "", point)
     record["stages"]["B"]["note"] = (
         f"{point}; then the ABC posterior of stages A and B together "
         f"(docs/examples/stage_b_posterior.py, {dt.date.today().isoformat()}: "

@@ -196,6 +196,7 @@ def test_a_stage_b_posterior_is_written_whole_and_then_guards_its_rows(tmp_path,
     note = written["stages"]["B"]["note"]
     assert "still to run" not in note and "then the ABC posterior of stages A and B" in note
     assert "prior:" in written["stages"]["B"]["description"]
+    assert script.write(out)["stages"]["B"]["note"] == note  # written again: the same note
     assert written["unstaged"] == stages.unstaged(stages.select(["A", "B"]))
     ident = written["identifiability"]
     verdicts = ident["identified"] + ident["weakly_identified"] + ident["not_identified"]
