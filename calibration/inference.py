@@ -280,22 +280,34 @@ class GatedDistance:
     targets: tuple
     gate: tuple[str, ...]
     gate_tolerance: float
-    #: which of ``targets`` are in the gate (derived once, not per simulation)
+    #: which of ``targets`` are in the gate, and the two lists (derived once, not per simulation)
     inside: np.ndarray = field(init=False, repr=False, compare=False)
+    gated: list = field(init=False, repr=False, compare=False)
+    scored: list = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "inside", np.array([t.id in self.gate for t in self.targets]))
+        inside = np.array([t.id in self.gate for t in self.targets])
+        object.__setattr__(self, "inside", inside)
+        object.__setattr__(
+            self, "gated", [t for t, g in zip(self.targets, inside, strict=True) if g]
+        )
+        object.__setattr__(
+            self, "scored", [t for t, g in zip(self.targets, inside, strict=True) if not g]
+        )
+
+    def beyond(self, q_gate) -> float | None:
+        """The distance of gate figures ``q_gate`` beyond the gate (``GATED`` plus their loss),
+        None within it: the one decision of :meth:`__call__` and :meth:`screen`."""
+        gated = loss(self.gated, q_gate)
+        return None if gated <= self.gate_tolerance else GATED + float(gated)
 
     def __call__(self, x, x_0=None) -> float:
         unrun = _unfinished(x)
         if unrun is not None:
             return unrun
         q = np.asarray(x["q"], dtype=float)
-        pairs = list(zip(self.targets, self.inside, strict=True))
-        gated = loss([t for t, g in pairs if g], q[self.inside])
-        if not gated <= self.gate_tolerance:
-            return GATED + float(gated)
-        return loss([t for t, g in pairs if not g], q[~self.inside])
+        far = self.beyond(q[self.inside])
+        return far if far is not None else loss(self.scored, q[~self.inside])
 
     def describe(self) -> dict[str, Any]:
         return {"gate": list(self.gate), "gate_tolerance": self.gate_tolerance}
@@ -310,22 +322,21 @@ class GatedDistance:
         value inside a week depends only on the knots up to two weeks on, so the gate figures of
         the cut runs are those of the whole runs, bit for bit (``tests/calibration``); the
         distance of the result is the whole run's."""
-        if tuple(objective.targets) != tuple(self.targets):
+        if tuple(objective.targets) != tuple(self.targets) or not self.gated:
             return None
-        gated = [t for t, g in zip(self.targets, self.inside, strict=True) if g]
-        end = last_day(gated) + dt.timedelta(days=SCREEN_MARGIN_DAYS)
-        if not gated or end >= dt.date.fromisoformat(objective.end):
+        end = last_day(self.gated) + dt.timedelta(days=SCREEN_MARGIN_DAYS)
+        if end >= dt.date.fromisoformat(objective.end):
             return None
         try:
             sims = objective.replicates(
-                np.asarray(x, dtype=float), end=end.isoformat(), targets=gated
+                np.asarray(x, dtype=float), end=end.isoformat(), targets=self.gated
             )
         except ParameterError:
             return None  # the whole run says so
         if isinstance(sims, float):
             return None  # a runaway: the whole run measures how far it got
         q_gate = np.asarray(sims, dtype=float).mean(axis=0)
-        if loss(gated, q_gate) <= self.gate_tolerance:
+        if self.beyond(q_gate) is None:
             return None
         q = np.full(len(self.targets), np.nan)
         q[self.inside] = q_gate

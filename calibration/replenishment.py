@@ -150,6 +150,12 @@ def _move(job) -> dict[str, Any]:
     }
 
 
+def _json_floats(a) -> list:
+    """An array as JSON numbers, NaN as null (``np.array(..., dtype=float)`` reads it back)."""
+    a = np.asarray(a, dtype=float)
+    return np.where(np.isfinite(a), a, None).tolist()
+
+
 def _steps(acceptance: float) -> int:
     if acceptance <= 0:
         return MAX_STEPS
@@ -215,7 +221,7 @@ class _Run:
                 "fingerprint": self.fingerprint,
                 "x": self.x.tolist(),
                 "d": self.d.tolist(),
-                "q": np.where(np.isfinite(self.q), self.q, None).tolist(),
+                "q": _json_floats(self.q),
                 "trace": self.trace,
                 "steps": self.steps,
             },
@@ -390,7 +396,7 @@ class _Run:
                 out[i] = {
                     **r,
                     "x": np.array(r["x"], dtype=float),
-                    "q": np.array([np.nan if v is None else v for v in r["q"]], dtype=float),
+                    "q": np.array(r["q"], dtype=float),  # None back to NaN, as in load()
                 }
         return out
 
@@ -405,7 +411,7 @@ class _Run:
                         **r,
                         "x": np.asarray(r["x"], dtype=float).tolist(),
                         "d": float(r["d"]),
-                        "q": np.where(np.isfinite(r["q"]), r["q"], None).tolist(),
+                        "q": _json_floats(r["q"]),
                     }
                     for i, r in sorted(done.items())
                 },
