@@ -444,7 +444,7 @@ def test_a_screened_proposal_has_the_distance_of_its_whole_run():
         assert s["q"][0] == w["q"][0]  # bit for bit
         assert gate(s) == gate(w) >= GATED
     assert 0 < screened < len(xs)
-    # an objective reading other figures, or a gate ending too late to save anything: no screen
+    # an objective reading other figures than the distance: no screen
     other = _gated_tiny(tolerance)[1]
     object.__setattr__(other, "targets", tuple(reversed(problem.targets)))
     assert other.screen(problem.objective, xs[0]) is None
