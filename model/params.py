@@ -35,6 +35,13 @@ RETIRED: dict[str, str] = {
     "choice_young - choice_age (docs/calibration.md)",
     "p_external": "p_external (the external adoption rate of an open doctor) was replaced on 6 "
     "Dec 2026 by external_rate_urban = p_external x open_share_urban (docs/calibration.md)",
+    "choice_logit": "choice_logit (the 40-59 band's log-odds) was replaced on 6 Dec 2026 by "
+    "choice_level, the mean over the bands weighted 0.05, 0.5, 0.25, 0.15, 0.05 (0-19 … 75+): "
+    "choice_level = choice_logit + 0.35 choice_age + 0.05 choice_child_gap + 0.5 "
+    "choice_young_gap (docs/calibration.md)",
+    "choice_young_gap": "choice_young_gap (the 20-39 band above 40-59) was replaced on 6 Dec 2026 "
+    "by choice_young_lift, the 20-39 band above choice_level: choice_young_lift = "
+    "0.5 choice_young_gap - 0.35 choice_age - 0.05 choice_child_gap (docs/calibration.md)",
     "open_share": "open_share (the openness of a rural reference doctor) was replaced on 6 Dec "
     "2026 by open_share_urban, that of an urban one: open_share_urban = logistic(logit("
     "open_share) + open_urban) (docs/calibration.md)",
@@ -301,22 +308,27 @@ class Uncertainties(_Params):
         True,
     )
     # --- patient choice, awareness, repeat use, capacity ---
-    # The age gradient of choice is parameterised by its level in the middle band (40-59), its
-    # slope from 20-39 up, and the gap between the two end bands (0-19 against 75+): the only
-    # figures on patients' ages are the shares of under-30s, under-40s and 70+, which pin the
-    # level and the young/old gap but not the shape in between. Written as an intercept at 0-19,
-    # a slope and a 0-19 offset, the three traded off in the posterior (|r| 0.91 to 0.97).
-    # With a straight line from 20-39 up, the three shares could not hold together: a fit had
-    # children (0-19) at 30% of patients and 20-39 at 25%, where the shares imply about 11% and
-    # 45% (under-30s +10 points); ``choice_young_gap`` lets the 20-39 band sit off the line. It is
-    # the 20-39 band's level above 40-59, not an offset from the line: written as an offset, its
-    # posterior traded off with the slope (r +0.79), since the shares pin the band's level.
-    choice_logit: float = _p(
-        -2.6,
+    # The age gradient of choice is parameterised by its mean level over the bands
+    # (``choice_level``, weighted by 2018-2019's acts by age, rules.CHOICE_AGE_WEIGHTS), its slope
+    # from 40-59 up, the 20-39 band's lift above the mean and the gap between the two end bands
+    # (0-19 against 75+): the only figures on patients' ages are the shares of under-30s,
+    # under-40s and 70+, which pin the level and the young/old gap but not the shape in between.
+    # Written as an intercept at 0-19, a slope and a 0-19 offset, the three traded off in the
+    # posterior (|r| 0.91 to 0.97). With a straight line from 20-39 up, the three shares could not
+    # hold together: a fit had children (0-19) at 30% of patients and 20-39 at 25%, where the
+    # shares imply about 11% and 45% (under-30s +10 points); the 20-39 band has its own term. With
+    # the level at 40-59 (a band that makes a quarter of the acts) and the 20-39 band's gap above
+    # it, the joint posterior traded the level against both gaps (r -0.84 and -0.78, the gaps +0.73
+    # with each other): the counts pin the mean over the bands that make the acts, not the 40-59
+    # band's. With the level at that mean and the lift measured from it, the largest of the four's
+    # correlations is -0.64 (docs/calibration.md).
+    choice_level: float = _p(
+        -2.495,
         -10.0,
         4.0,
-        "log-odds that an eligible, aware, capable patient aged 40-59 of an adopting doctor "
-        "takes a need by video (at the 2018 co-payment of 30%)",
+        "mean log-odds over the age bands (weighted by 2018-2019's acts by age: 0.05, 0.5, 0.25, "
+        "0.15, 0.05) that an eligible, aware, capable patient of an adopting doctor takes a need "
+        "by video (at the 2018 co-payment of 30%)",
         True,
     )
     choice_age: float = _p(
@@ -334,19 +346,19 @@ class Uncertainties(_Params):
         "person; the under-16 exception makes them eligible everywhere)",
         True,
     )
-    choice_young_gap: float = _p(
-        0.3,
+    choice_young_lift: float = _p(
+        0.195,
         -3.0,
-        6.0,
-        "log-odds of the 20-39 band minus that of the 40-59 band (young working adults: digital "
-        "natives, short of time, booking online; -choice_age continues the 40-59-up line)",
+        4.0,
+        "log-odds of the 20-39 band minus choice_level, the mean over the bands (young working "
+        "adults: digital natives, short of time, booking online)",
         True,
     )
     choice_copay: float = _p(
         1.0,
         0.0,
         6.0,
-        "log-odds cost of a full co-payment (0% coverage) relative to none; choice_logit holds at "
+        "log-odds cost of a full co-payment (0% coverage) relative to none; choice_level holds at "
         "the 2018 co-payment of 30%, so this only acts when coverage moves",
         True,
     )

@@ -11,7 +11,7 @@ import numpy as np
 
 from .calendar import WEEKS_PER_YEAR
 
-#: The co-payment at which ``choice_logit`` is fitted: 30%, the 2018-2019 coverage rate of 70%
+#: The co-payment at which ``choice_level`` is fitted: 30%, the 2018-2019 coverage rate of 70%
 #: (``coverage_rate_2018`` in ``model/data/constants.csv``; a test checks they agree). Measuring
 #: the co-payment's effect from there keeps ``choice_copay`` out of the 2018-2019 fit, where the
 #: coverage never moved, so the two parameters are not confounded.
@@ -117,26 +117,39 @@ def awareness_probability(region_hazard, doctor_years, awareness_doctor: float):
     )
 
 
+#: The age bands' weights (0-19, 20-39, 40-59, 60-74, 75+) in ``choice_level``, the mean log-odds
+#: of the choice over the bands: 2018-2019's acts by age band at the best set of 6 Dec 2026 (0.065,
+#: 0.497, 0.248, 0.140, 0.050 on seeds 1 and 2 at 1 agent per 100 persons), rounded to 0.05. They
+#: are a choice of coordinates, not a figure: any weights give the same family of age profiles.
+#: These make the level the one the counts pin (the level of the bands that make the acts), so the
+#: level no longer trades off with the age gaps as the 40-59 band's did (docs/calibration.md).
+CHOICE_AGE_WEIGHTS: tuple[float, ...] = (0.05, 0.50, 0.25, 0.15, 0.05)
+
+
+def age_logits(unc) -> np.ndarray:
+    """The five age bands' log-odds of choosing video (0-19 … 75+), before desert and co-payment.
+
+    From 40-59 up the profile is linear (``choice_age`` a band); 20-39 sits ``choice_young_lift``
+    above the weighted mean ``choice_level``; 0-19 sits ``choice_child_gap`` above 75+ (see
+    :class:`model.params.Uncertainties` for why). Written from the 40-59 band's level ``mid`` and
+    the 20-39 band's offset ``young`` above it, the mean is ``mid + w0 (2a + c) + w1 young + w3 a
+    + 2 w4 a``; the two follow from the level and the lift.
+    """
+    w0, w1, _, w3, w4 = CHOICE_AGE_WEIGHTS
+    a, c, lift = unc.choice_age, unc.choice_child_gap, unc.choice_young_lift
+    young = (lift + (2.0 * w0 + w3 + 2.0 * w4) * a + w0 * c) / (1.0 - w1)
+    mid = unc.choice_level + lift - young
+    return np.array([mid + 2.0 * a + c, mid + young, mid, mid + a, mid + 2.0 * a])
+
+
 def choice_logit(unc, age_band, desert, copay_share: float, shift: float):
     """Log-odds of choosing video for a need, for a first-time user.
 
-    The age term is centred on the 40-59 band (``choice_logit`` is that band's level), linear
-    from 40-59 up, with the 20-39 band ``choice_young_gap`` above 40-59; the 0-19 band sits
-    ``choice_child_gap`` above the 75+ band (see
-    :class:`model.params.Uncertainties` for why).
-
-    ``copay_share`` is the patient's share of the tariff (1 - coverage); its effect is counted from
-    :data:`REFERENCE_COPAY`.
+    The age term is :func:`age_logits`'s for the patient's band. ``copay_share`` is the patient's
+    share of the tariff (1 - coverage); its effect is counted from :data:`REFERENCE_COPAY`.
     """
-    band = np.asarray(age_band, dtype=float)
-    age_term = np.where(
-        band == 0,
-        2.0 * unc.choice_age + unc.choice_child_gap,  # the 75+ band's term plus the gap
-        np.where(band == 1, unc.choice_young_gap, unc.choice_age * (band - 2.0)),
-    )
     return (
-        unc.choice_logit
-        + age_term
+        age_logits(unc)[np.asarray(age_band, dtype=np.int64)]
         + unc.choice_desert * np.asarray(desert, dtype=float)
         - unc.choice_copay * (copay_share - REFERENCE_COPAY)
         + shift

@@ -18,7 +18,7 @@ from model import Levers, Uncertainties, best_uncertainties, simulate
 from model.params import START_DATE
 
 #: Uncertainties to explore: the calibrated value ×/÷ 2 (a log-odds effect: ± 1).
-EXPLORED = ("q_imitation", "open_share_urban", "choice_logit", "awareness_media")
+EXPLORED = ("q_imitation", "open_share_urban", "choice_level", "awareness_media")
 #: Levers to compare (a date lever travels as whole weeks after 15 Sep 2018).
 LEVERS = {"coverage_rate": (0.7, 1.0), "awareness_campaign": (0.0, 2.0)}
 RULE_WEEKS = (0, 170)  # the known-patient rule lifted from week 0 (at once) to week 170 (2021)

@@ -17,6 +17,11 @@ refinement did not use (SEEDS+1 .. SEEDS+8): loss, count log-RMSE, largest share
 count's log error; written to OUT_DIR/summary.json. Nothing in ``calibration/`` is written: the
 committed calibration has no launch cohorts, and adopting them means calibrating again (stage
 A's posterior, then stage B), not a refinement of one point.
+
+``launch_cohorts_start.json`` is in the coordinates of its day (``choice_logit``, the 40-59
+band's level, laid over that day's record): run it on commit 9ebb149 to redo the probe. Since
+``choice_level`` replaced it, the script varies ``choice_level``, and a start file naming
+``choice_logit`` is refused with the conversion formula.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ NAMES = (
     "open_share_urban",
     "awareness_media",
     "awareness_doctor",
-    "choice_logit",
+    "choice_level",
     "repeat_odds",
     "doctolib_rollout_weeks",
     "open_specialist",

@@ -66,7 +66,7 @@ def test_resume_refuses_other_settings(tmp_path):
 def test_real_objective_resumes_identically(tmp_path):
     """The model objective itself, tiny budget: kill after one generation, resume, compare."""
     targets = training_targets(load_targets(), "2019-03-17")
-    space = SearchSpace.from_specs(["choice_logit", "open_share_urban"])
+    space = SearchSpace.from_specs(["choice_level", "open_share_urban"])
     base = {k: v for k, v in Uncertainties().to_dict().items() if k not in space.names}
     objective = Objective(space, tuple(targets), tuple(training_seeds(1)), 2000, base)
     settings = SearchSettings(budget=12, popsize=2, seed=3)

@@ -27,7 +27,7 @@ from calibration.targets import load_targets, training_targets
 from infra.execution import LocalExecutor, SerialExecutor
 from model import Uncertainties
 
-NAMES = ["choice_logit", "open_share_urban"]
+NAMES = ["choice_level", "open_share_urban"]
 SETTINGS = AbcSettings(population=8, generations=2, seed=3, method="pyabc")
 
 
@@ -41,7 +41,7 @@ def tiny_problem(max_evaluations: int = 400) -> StageProblem:
     base = {k: v for k, v in Uncertainties().to_dict().items() if k not in NAMES}
     base["external_rate_urban"] = 0.01  # p_external 0.05 at the point's urban openness of 0.2
     objective = Objective(space, tuple(targets), tuple(training_seeds(1)), 2000, base)
-    center = space.coords({"choice_logit": -3.1, "open_share_urban": 0.2})
+    center = space.coords({"choice_level": -3.1, "open_share_urban": 0.2})
     return StageProblem("A", objective, center, max_evaluations)
 
 

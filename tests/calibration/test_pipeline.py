@@ -23,7 +23,7 @@ from calibration.search import SearchSettings
 from calibration.stages import STAGES, Stage
 from model import Uncertainties, best_uncertainties
 
-TWO = ("choice_logit", "open_share_urban")
+TWO = ("choice_level", "open_share_urban")
 
 
 def quiet(*args, **kwargs):
@@ -94,7 +94,7 @@ def test_calibrated_json_records_the_inference(calibrated, monkeypatch):
         assert key in data
     monkeypatch.setenv("TELESIM_UNCERTAINTIES", str(tmp / "calibrated.json"))
     unc, _ = best_uncertainties()
-    assert unc.choice_logit == data["uncertainties"]["choice_logit"]
+    assert unc.choice_level == data["uncertainties"]["choice_level"]
 
 
 def test_a_run_out_of_abc_budget_resumes_with_a_larger_one(calibrated, tmp_path):
@@ -171,7 +171,7 @@ def test_parameters_are_recovered(tmp_path):
         scale=2000,
         until="2019-03-17",
     )
-    truth = {"choice_logit": -3.6, "open_share_urban": 0.2}
+    truth = {"choice_level": -3.6, "open_share_urban": 0.2}
     result = recover(settings, tmp_path, truth=truth, progress=False, log=quiet)
     table = result["table"].set_index("parameter")
     for name, value in truth.items():
@@ -208,7 +208,7 @@ def test_later_stage_scores_only_its_new_window(tmp_path):
     from calibration.targets import load_targets, window
 
     a = Stage(
-        "A", "toy", ("2018-2019",), ("choice_logit",), de_budget=0, de_refine=0, abc_evaluations=30
+        "A", "toy", ("2018-2019",), ("choice_level",), de_budget=0, de_refine=0, abc_evaluations=30
     )
     b = Stage(
         "B",

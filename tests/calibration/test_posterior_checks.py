@@ -16,10 +16,10 @@ from calibration.targets import Target
 
 
 def fake_posterior(n: int = 4000, seed: int = 0) -> Posterior:
-    """choice_logit pinned near -3 (sd 0.2 of a range of 14), open_share_urban (log10) spread over
-    its whole prior range, choice_age strongly tied to choice_logit."""
+    """choice_level pinned near -3 (sd 0.2 of a range of 14), open_share_urban (log10) spread over
+    its whole prior range, choice_age strongly tied to choice_level."""
     rng = np.random.default_rng(seed)
-    space = SearchSpace.from_specs(["choice_logit", "open_share_urban", "choice_age"])
+    space = SearchSpace.from_specs(["choice_level", "open_share_urban", "choice_age"])
     logit = rng.normal(-3.0, 0.2, n)
     share = rng.uniform(space.low[1], space.high[1], n)
     age = np.clip(-0.5 + 0.5 * (logit + 3.0) + rng.normal(0, 0.02, n), -2, 1)
@@ -32,7 +32,7 @@ def fake_posterior(n: int = 4000, seed: int = 0) -> Posterior:
 def test_identifiability_table_and_pairs():
     post = fake_posterior()
     tab = identifiability.table(post).set_index("parameter")
-    logit = tab.loc["choice_logit"]
+    logit = tab.loc["choice_level"]
     assert logit.q05 == pytest.approx(-3 - 1.645 * 0.2, abs=0.05)
     assert logit.q95 == pytest.approx(-3 + 1.645 * 0.2, abs=0.05)
     assert logit.width_ratio == pytest.approx(2 * 1.645 * 0.2 / (0.9 * 14), rel=0.1)
@@ -43,10 +43,10 @@ def test_identifiability_table_and_pairs():
     assert share.verdict == "not identified" and abs(share.contraction) < 0.1
     corr = identifiability.correlations(post)
     pairs = identifiability.strong_pairs(corr)
-    assert [(a, b) for a, b, _ in pairs] == [("choice_logit", "choice_age")]
+    assert [(a, b) for a, b, _ in pairs] == [("choice_level", "choice_age")]
     assert pairs[0][2] > 0.9
     text = identifiability.markdown(identifiability.table(post), corr)
-    assert "choice_logit–choice_age" in text and "| open_share_urban | log10 |" in text
+    assert "choice_level–choice_age" in text and "| open_share_urban | log10 |" in text
     assert identifiability.verdicts(identifiability.table(post))["not_identified"] == [
         "open_share_urban"
     ]

@@ -117,14 +117,14 @@ def test_uncertainties_file(tmp_path, capsys):
     from model.params import Uncertainties
 
     values = Uncertainties().to_dict()
-    values["choice_logit"] = -3.0
+    values["choice_level"] = -3.0
     path = tmp_path / "u.json"
     path.write_text(json.dumps({"uncertainties": values, "loss": 0.1}))
     out = tmp_path / "run"
     rc, stdout, _ = _run(["run", *TINY, "--out", str(out), "--uncertainties", str(path)], capsys)
     assert rc == 0
     meta = json.loads((out / "metadata.json").read_text())
-    assert meta["uncertainties"]["choice_logit"] == -3.0
+    assert meta["uncertainties"]["choice_level"] == -3.0
     assert str(path) in meta["uncertainties_source"]
     assert "run folder" in stdout
 
@@ -172,11 +172,11 @@ def test_bad_inputs_exit_2_with_one_line(argv, words, capsys, tmp_path):
     "content, words",
     [
         ({"no_such_field": 1}, ["--uncertainties", "no_such_field"]),
-        ({"choice_logit": 99.0}, ["--uncertainties", "choice_logit", "99"]),
+        ({"choice_level": 99.0}, ["--uncertainties", "choice_level", "99"]),
         ("[1, 2]", ["--uncertainties"]),
         ("{not json", ["--uncertainties", "JSON"]),
-        ('{"choice_logit": Infinity}', ["--uncertainties", "choice_logit", "not finite"]),
-        (b'{"choice_logit": \xff}', ["--uncertainties", "not UTF-8"]),
+        ('{"choice_level": Infinity}', ["--uncertainties", "choice_level", "not finite"]),
+        (b'{"choice_level": \xff}', ["--uncertainties", "not UTF-8"]),
     ],
 )
 def test_bad_uncertainties_file(content, words, capsys, tmp_path):

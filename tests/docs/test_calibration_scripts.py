@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
         "stage_b_posterior.py",
         "launch_cohorts_probe.py",
         "carry_stage_b.py",
+        "choice_level_coordinates.py",
     ],
 )
 def test_the_script_imports_and_prints_its_usage(script):
@@ -292,3 +293,45 @@ def test_the_gated_stage_b_problem_keeps_stage_a_by_its_tolerance_not_by_a_kde()
     said = script.design(problem)
     assert "gate" in said["prior"] and "KDE" not in said["prior"]
     assert "within the gate" in said["distance"]
+
+
+def _choice_level_coordinates():
+    sys.path.insert(0, str(ROOT / "docs" / "examples"))
+    try:
+        import choice_level_coordinates
+    finally:
+        sys.path.pop(0)
+    return choice_level_coordinates
+
+
+def test_the_choice_level_coordinates_give_the_same_age_profile_and_rename_everything():
+    """Old values (level at 40-59, 20-39 above it) carried into the new coordinates give the same
+    five log-odds; names are renamed in lists and text, other values left alone."""
+    from model import Uncertainties
+    from model.rules import age_logits
+
+    script = _choice_level_coordinates()
+    old = {"choice_logit": -3.58, "choice_age": 0.05, "choice_child_gap": -0.48}
+    old |= {"choice_young_gap": 1.03, "repeat_odds": 30.0}
+    record = script._carry({"best": old, "names": ["choice_logit"], "note": "choice_young_gap x"})
+    new = record["best"]
+    assert list(new) == ["choice_level", "choice_age", "choice_child_gap", "choice_young_lift"] + [
+        "repeat_odds"
+    ]
+    profile = age_logits(Uncertainties(**{k: v for k, v in new.items() if k != "repeat_odds"}))
+    expected = -3.58 + np.array([0.1 - 0.48, 1.03, 0.0, 0.05, 0.1])
+    assert profile == pytest.approx(expected, abs=1e-12)
+    assert record["names"] == ["choice_level"] and record["note"] == "choice_young_lift x"
+
+
+def test_the_choice_level_coordinates_refuse_a_posterior_a_box_truncates():
+    script = _choice_level_coordinates()
+    frame = pd.DataFrame({"choice_logit": [-9.9, -3.0], "choice_young_gap": [0.5, 1.0]})
+    new = pd.DataFrame({"choice_level": [-3.0, -3.1], "choice_young_lift": [0.2, 0.4]})
+    with pytest.raises(SystemExit, match="choice_logit: the posterior reaches within 5%"):
+        script._check_inside(frame, new)
+    frame["choice_logit"] = [-4.0, -3.0]
+    script._check_inside(frame, new)  # inside both boxes
+    new["choice_young_lift"] = [0.2, 3.9]
+    with pytest.raises(SystemExit, match="choice_young_lift: the posterior reaches within 5%"):
+        script._check_inside(frame, new)

@@ -19,7 +19,7 @@ def write_posterior(path, weights, **changes) -> pd.DataFrame:
     rows = []
     for i, w in enumerate(weights):
         values = Uncertainties().to_dict()
-        values["choice_logit"] = -3.0 + 0.1 * i
+        values["choice_level"] = -3.0 + 0.1 * i
         values.update(changes)
         rows.append({**values, "weight": w, "loss": 1.0 + i})
     frame = pd.DataFrame(rows)
@@ -46,7 +46,7 @@ def test_the_posterior_is_the_default_and_the_note_says_which(posterior):
     sets, note = runner.load_parameter_sets()
     assert len(sets) == 4 and [s.weight for s in sets] == [0.5, 0.3, 0.2, 0.0]
     assert all(s.id.startswith("p") for s in sets)
-    assert sets[1].values["choice_logit"] == pytest.approx(-2.9)
+    assert sets[1].values["choice_level"] == pytest.approx(-2.9)
     assert sha[:12] in note and "stage B posterior, calibration of 2026-11-24" in note
     assert "4 sets" in note
 

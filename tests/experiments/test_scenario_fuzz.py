@@ -71,7 +71,7 @@ BAD_LINES = [
     "[[levers]]",
     "[uncertainties]\nrepeat_odds = inf",
     "[uncertainties]\nno_such_field = 1",
-    "[uncertainties]\nchoice_logit = " + "1" + "0" * 400,
+    "[uncertainties]\nchoice_level = " + "1" + "0" * 400,
     "[levers]\npharmacy_points = inf",
     "[levers]\npharmacy_points = " + str(2**70),
     "[levers]\ncoverage_rate = 1e400",

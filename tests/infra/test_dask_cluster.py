@@ -491,7 +491,7 @@ def test_tiny_calibration_over_dask_finds_the_same_best_parameters(cluster):
     from model import Uncertainties
 
     targets = training_targets(load_targets(), "2019-03-17")
-    space = SearchSpace.from_specs(["external_rate_urban", "choice_logit"])
+    space = SearchSpace.from_specs(["external_rate_urban", "choice_level"])
     base = {k: v for k, v in Uncertainties().to_dict().items() if k not in space.names}
     objective = Objective(space, tuple(targets), tuple(training_seeds(1)), SCALE, base)
     settings = SearchSettings(budget=10, popsize=2, seed=3, refine=0)  # 2 generations of 5

@@ -124,7 +124,7 @@ def _health_centre_acts(inputs, unc):
 
 
 def test_a_cohort_whose_acts_stop_being_paid_bills_nothing_after(tmp_path):
-    unc = _unc(**ON, choice_logit=0.0)
+    unc = _unc(**ON, choice_level=0.0)
     end_week = first_week_in_force(dt.date(2019, 2, 1))
     acts = _health_centre_acts(_idf_inputs(), unc)
     assert acts[:end_week].sum() > 0

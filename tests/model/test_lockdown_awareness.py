@@ -25,7 +25,7 @@ def _unc(rate: float) -> Uncertainties:
     return Uncertainties(
         external_rate_urban=0.02,
         open_share_urban=0.3,
-        choice_logit=-2.5,
+        choice_level=-2.5,
         awareness_wom=0.0,
         lockdown_awareness=rate,
     )

@@ -62,7 +62,7 @@ def test_keywords_build_what_simulate_runs_and_the_collector_holds_its_weekly_fr
 
 
 def test_objects_and_keywords_combine_and_positional_construction_still_works():
-    base = Uncertainties(choice_logit=-2.1)
+    base = Uncertainties(choice_level=-2.1)
     m = TeleModel(
         uncertainties=base, levers={"coverage_rate": 0.9}, external_rate_urban=0.001, **SMALL
     )

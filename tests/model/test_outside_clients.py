@@ -20,7 +20,7 @@ def plain() -> pd.DataFrame:
 
 def test_one_calibrated_value_passed_back_changes_nothing(plain):
     best = best_uncertainties()[0]
-    for name in ("q_imitation", "choice_logit"):
+    for name in ("q_imitation", "choice_level"):
         again = simulate(uncertainties={name: getattr(best, name)}, **RUN)
         pd.testing.assert_frame_equal(again, plain, check_exact=True)
     pd.testing.assert_frame_equal(simulate(uncertainties={}, **RUN), plain, check_exact=True)
@@ -37,12 +37,12 @@ def test_a_partial_dict_overlays_the_best_set_not_the_planning_defaults():
 def test_a_full_uncertainties_object_is_used_as_it_is(tmp_path, monkeypatch):
     # a best set that differs from the planning defaults in one value
     path = tmp_path / "best.json"
-    path.write_text(json.dumps({"uncertainties": {"choice_logit": -1.0}}))
+    path.write_text(json.dumps({"uncertainties": {"choice_level": -1.0}}))
     monkeypatch.setenv("TELESIM_UNCERTAINTIES", str(path))
-    assert best_uncertainties()[0] == Uncertainties(choice_logit=-1.0)
+    assert best_uncertainties()[0] == Uncertainties(choice_level=-1.0)
     defaults = simulate(uncertainties=Uncertainties(), **RUN)
     overlaid = simulate(uncertainties={"q_imitation": Uncertainties().q_imitation}, **RUN)
-    best = simulate(uncertainties=Uncertainties(choice_logit=-1.0), **RUN)
+    best = simulate(uncertainties=Uncertainties(choice_level=-1.0), **RUN)
     pd.testing.assert_frame_equal(overlaid, best, check_exact=True)
     assert not overlaid["acts"].equals(defaults["acts"])
 

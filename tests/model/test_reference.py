@@ -51,7 +51,7 @@ def assert_same_distribution(engine, reference, f, name):
 def runs():
     # a small Île-de-France-coded region (Doctolib's first phase applies), all doctor types
     inputs = synthetic_inputs(doctors=(40, 20, 5, 5), persons=2_000, region_code="11")
-    unc = small_region_uncertainties(choice_logit=-1.6)
+    unc = small_region_uncertainties(choice_level=-1.6)
     engine = [simulate(unc, seed=s, scale=1, inputs=inputs, end=END) for s in range(REPLICATES)]
     reference = [
         simulate_reference(inputs, unc, seed=1000 + s, end=END)["weekly"] for s in range(REPLICATES)
@@ -94,7 +94,7 @@ def high_volume_setup(max_video_share=0.3):
     demand, and a low capacity."""
     inputs = synthetic_inputs(doctors=(9, 5, 2, 2), persons=1_500, region_code="11")
     unc = small_region_uncertainties(
-        choice_logit=-2.6,
+        choice_level=-2.6,
         max_video_share=max_video_share,
         lockdown_choice=5.0,
         lockdown_need_drop=0.0,
@@ -181,7 +181,7 @@ def regime_setup():
         constants={"pharmacy_points_end_2019": 0.0},
     )
     unc = small_region_uncertainties(
-        choice_logit=-2.6,
+        choice_level=-2.6,
         max_video_share=0.3,
         lockdown_choice=4.0,
         lockdown_memory=2.0,

@@ -122,13 +122,15 @@ def test_every_fuzzed_uncertainty_file_loads_or_gets_the_clear_error(tmp_path, m
         ('{"repeat_odds": Infinity}', ["repeat_odds", "not finite"]),
         ('{"repeat_odds": NaN}', ["repeat_odds", "not finite"]),
         ('{"repeat_odds": 1' + "0" * 400 + "}", ["repeat_odds", "outside the allowed range"]),
-        ('{"uncertainties": {"choice_logit": "high"}}', ["choice_logit", "not a number"]),
-        ('{"choice_logit": [1]}', ["choice_logit", "not a number"]),
-        ('{"choice_logit": true}', ["choice_logit", "not a number"]),
-        ('{"choice_logit": ' + "9" * 5000 + "}", ["not valid JSON"]),
+        ('{"uncertainties": {"choice_level": "high"}}', ["choice_level", "not a number"]),
+        ('{"choice_level": [1]}', ["choice_level", "not a number"]),
+        ('{"choice_level": true}', ["choice_level", "not a number"]),
+        ('{"choice_level": ' + "9" * 5000 + "}", ["not valid JSON"]),
         ("[1, 2]", ["must hold a JSON object"]),
         ('{"choice_child": 0.5}', ["choice_child", "choice_child_gap = choice_child - 4"]),
         ('{"choice_young": 0.5}', ["choice_young", "choice_young_gap = choice_young - choice_age"]),
+        ('{"choice_logit": -3.6}', ["choice_logit", "choice_level = choice_logit + 0.35"]),
+        ('{"choice_young_gap": 1}', ["choice_young_gap", "choice_young_lift = 0.5 choice_young"]),
         ('{"open_share": 0.01}', ["open_share", "open_share_urban = logistic(logit(open_share)"]),
         ('{"p_external": 0.1}', ["p_external", "external_rate_urban = p_external x open_share_u"]),
         ("", ["not valid JSON"]),
@@ -146,6 +148,6 @@ def test_the_error_names_the_file_and_the_field(tmp_path, content, words):
 
 def test_binary_junk_is_refused_naming_the_file(tmp_path):
     path = tmp_path / "u.json"
-    path.write_bytes(b'{"choice_logit": \xff\xfe}')
+    path.write_bytes(b'{"choice_level": \xff\xfe}')
     with pytest.raises(ParameterError, match="not UTF-8"):
         load_uncertainties(path)
