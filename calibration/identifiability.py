@@ -113,6 +113,11 @@ def verdicts(tab: pd.DataFrame) -> dict[str, list[str]]:
     }
 
 
+def record_section(tab: pd.DataFrame, corr: pd.DataFrame) -> dict[str, list]:
+    """The calibration record's ``identifiability``: the verdicts and the strong pairs."""
+    return {**verdicts(tab), "strong_pairs": [[a, b, r] for a, b, r in strong_pairs(corr)]}
+
+
 def markdown(tab: pd.DataFrame, corr: pd.DataFrame) -> str:
     """The identifiability table and the flagged pairs, as markdown."""
     from .report import md_table

@@ -613,10 +613,7 @@ def calibrate(
             "predictive_draws": len(draws),
             "predictive_distinct_draws": len(set(int(i) for i in draws)),
         },
-        "identifiability": {
-            **identifiability.verdicts(ident),
-            "strong_pairs": [[a, b, r] for a, b, r in identifiability.strong_pairs(corr)],
-        },
+        "identifiability": identifiability.record_section(ident, corr),
         "unstaged": stages_mod.unstaged(settings.stages),
         "windows": list(WINDOWS),
         "model_commit": _git("log", "-1", "--format=%H", "--", "model/"),

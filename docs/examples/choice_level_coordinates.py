@@ -104,12 +104,9 @@ def carry(record_path: Path, posterior_path: Path) -> dict:
     names = [n for s in stages.STAGES[:upto] for n in record["stages"][s.name]["params"]]
     text = new.to_csv(index=False)
     post = Posterior.from_frame(new, names, record["uncertainties"])
-    tab = identifiability.table(post)
-    corr = identifiability.correlations(post)
-    record["identifiability"] = {
-        **identifiability.verdicts(tab),
-        "strong_pairs": [list(p) for p in identifiability.strong_pairs(corr)],
-    }
+    record["identifiability"] = identifiability.record_section(
+        identifiability.table(post), identifiability.correlations(post)
+    )
     record["posterior"]["sha256"] = hashlib.sha256(text.encode()).hexdigest()
     record["posterior"]["note"] = _carry(note) + NOTE
     atomic_write_text(posterior_path, text)

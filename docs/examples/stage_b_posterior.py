@@ -286,12 +286,9 @@ def write(out: Path) -> dict:
     record["stages"]["B"]["description"] = f"the 2020 regime, on both windows (prior: {prior})"
     text = frame.to_csv(index=False)
     post = Posterior.from_frame(frame, names, record["uncertainties"])
-    tab = identifiability.table(post)
-    corr = identifiability.correlations(post)
-    record["identifiability"] = {
-        **identifiability.verdicts(tab),
-        "strong_pairs": [list(p) for p in identifiability.strong_pairs(corr)],
-    }
+    record["identifiability"] = identifiability.record_section(
+        identifiability.table(post), identifiability.correlations(post)
+    )
     record["posterior"] = {
         **record["posterior"],
         "stage": "B",

@@ -4,6 +4,7 @@ say how to call them (their runs take minutes: docs/calibration.md gives the fig
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import subprocess
 import sys
@@ -137,13 +138,17 @@ def test_a_refinement_of_the_records_point_is_appended_and_written_to_every_row(
         assert json.loads(record.read_text()) == written
 
 
-def _stage_b_posterior():
+def _example(name: str):
+    """A script of docs/examples, imported as a module."""
     sys.path.insert(0, str(ROOT / "docs" / "examples"))
     try:
-        import stage_b_posterior
+        return importlib.import_module(name)
     finally:
         sys.path.pop(0)
-    return stage_b_posterior
+
+
+def _stage_b_posterior():
+    return _example("stage_b_posterior")
 
 
 def test_stage_b_posterior_infers_both_stages_parameters_on_the_2020_figures_from_the_record():
@@ -296,12 +301,7 @@ def test_the_gated_stage_b_problem_keeps_stage_a_by_its_tolerance_not_by_a_kde()
 
 
 def _choice_level_coordinates():
-    sys.path.insert(0, str(ROOT / "docs" / "examples"))
-    try:
-        import choice_level_coordinates
-    finally:
-        sys.path.pop(0)
-    return choice_level_coordinates
+    return _example("choice_level_coordinates")
 
 
 def test_the_choice_level_coordinates_give_the_same_age_profile_and_rename_everything():
