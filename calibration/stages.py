@@ -83,7 +83,7 @@ STAGES: tuple[Stage, ...] = (
             "choice_level",
             "choice_age",
             "choice_child_gap",
-            "choice_young_lift",
+            "choice_young_senior_gap",
             "repeat_odds",
             "repeat_need_ratio",
             "awareness_media",

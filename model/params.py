@@ -40,8 +40,8 @@ RETIRED: dict[str, str] = {
     "choice_level = choice_logit + 0.35 choice_age + 0.05 choice_child_gap + 0.5 "
     "choice_young_gap (docs/calibration.md)",
     "choice_young_gap": "choice_young_gap (the 20-39 band above 40-59) was replaced on 6 Dec 2026 "
-    "by choice_young_lift, the 20-39 band above choice_level: choice_young_lift = "
-    "0.5 choice_young_gap - 0.35 choice_age - 0.05 choice_child_gap (docs/calibration.md)",
+    "by choice_young_senior_gap, the 20-39 band above 60-74: choice_young_senior_gap = "
+    "choice_young_gap - choice_age (docs/calibration.md)",
     "open_share": "open_share (the openness of a rural reference doctor) was replaced on 6 Dec "
     "2026 by open_share_urban, that of an urban one: open_share_urban = logistic(logit("
     "open_share) + open_urban) (docs/calibration.md)",
@@ -310,18 +310,18 @@ class Uncertainties(_Params):
     # --- patient choice, awareness, repeat use, capacity ---
     # The age gradient of choice is parameterised by its mean level over the bands
     # (``choice_level``, weighted by 2018-2019's acts by age, rules.CHOICE_AGE_WEIGHTS), its slope
-    # from 40-59 up, the 20-39 band's lift above the mean and the gap between the two end bands
-    # (0-19 against 75+): the only figures on patients' ages are the shares of under-30s,
-    # under-40s and 70+, which pin the level and the young/old gap but not the shape in between.
-    # Written as an intercept at 0-19, a slope and a 0-19 offset, the three traded off in the
-    # posterior (|r| 0.91 to 0.97). With a straight line from 20-39 up, the three shares could not
-    # hold together: a fit had children (0-19) at 30% of patients and 20-39 at 25%, where the
-    # shares imply about 11% and 45% (under-30s +10 points); the 20-39 band has its own term. With
-    # the level at 40-59 (a band that makes a quarter of the acts) and the 20-39 band's gap above
-    # it, the joint posterior traded the level against both gaps (r -0.84 and -0.78, the gaps +0.73
-    # with each other): the counts pin the mean over the bands that make the acts, not the 40-59
-    # band's. With the level at that mean and the lift measured from it, the largest of the four's
-    # correlations is -0.64 (docs/calibration.md).
+    # from 40-59 up, the gap between 20-39 and 60-74 and the gap between the two end bands (0-19
+    # against 75+): the only figures on patients' ages are the shares of under-30s, under-40s and
+    # 70+, which pin the level and the young/old contrasts but not the shape in between. Written
+    # as an intercept at 0-19, a slope and a 0-19 offset, the three traded off in the posterior
+    # (|r| 0.91 to 0.97). With a straight line from 20-39 up, the three shares could not hold
+    # together: a fit had children (0-19) at 30% of patients and 20-39 at 25%, where the shares
+    # imply about 11% and 45% (under-30s +10 points); the 20-39 band has its own term. With the
+    # level at 40-59 (a band that makes a quarter of the acts) and 20-39 measured from 40-59, the
+    # joint posterior traded the level against both (r -0.84, -0.78, and +0.73 between them): the
+    # counts pin the mean over the bands that make the acts, and the under-40 and 70+ shares the
+    # young against the old. In these coordinates the largest of the four's correlations is -0.58
+    # (docs/calibration.md).
     choice_level: float = _p(
         -2.495,
         -10.0,
@@ -346,12 +346,12 @@ class Uncertainties(_Params):
         "person; the under-16 exception makes them eligible everywhere)",
         True,
     )
-    choice_young_lift: float = _p(
-        0.195,
-        -3.0,
-        4.0,
-        "log-odds of the 20-39 band minus choice_level, the mean over the bands (young working "
-        "adults: digital natives, short of time, booking online)",
+    choice_young_senior_gap: float = _p(
+        0.6,
+        -4.0,
+        8.0,
+        "log-odds of the 20-39 band minus that of the 60-74 band (young working adults: digital "
+        "natives, short of time, booking online)",
         True,
     )
     choice_copay: float = _p(

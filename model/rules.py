@@ -129,17 +129,16 @@ CHOICE_AGE_WEIGHTS: tuple[float, ...] = (0.05, 0.50, 0.25, 0.15, 0.05)
 def age_logits(unc) -> np.ndarray:
     """The five age bands' log-odds of choosing video (0-19 … 75+), before desert and co-payment.
 
-    From 40-59 up the profile is linear (``choice_age`` a band); 20-39 sits ``choice_young_lift``
-    above the weighted mean ``choice_level``; 0-19 sits ``choice_child_gap`` above 75+ (see
-    :class:`model.params.Uncertainties` for why). Written from the 40-59 band's level ``mid`` and
-    the 20-39 band's offset ``young`` above it, the mean is ``mid + w0 (2a + c) + w1 young + w3 a
-    + 2 w4 a``; the two follow from the level and the lift.
+    From 40-59 up the profile is linear (``choice_age`` a band); 20-39 sits
+    ``choice_young_senior_gap`` above 60-74 and 0-19 ``choice_child_gap`` above 75+; the weighted
+    mean of the five is ``choice_level`` (see :class:`model.params.Uncertainties` for why). Written
+    from the 40-59 band's level ``mid``, the mean is ``mid + w0 (2a + c) + w1 (a + s) + w3 a +
+    2 w4 a``, which gives ``mid``.
     """
     w0, w1, _, w3, w4 = CHOICE_AGE_WEIGHTS
-    a, c, lift = unc.choice_age, unc.choice_child_gap, unc.choice_young_lift
-    young = (lift + (2.0 * w0 + w3 + 2.0 * w4) * a + w0 * c) / (1.0 - w1)
-    mid = unc.choice_level + lift - young
-    return np.array([mid + 2.0 * a + c, mid + young, mid, mid + a, mid + 2.0 * a])
+    a, c, s = unc.choice_age, unc.choice_child_gap, unc.choice_young_senior_gap
+    mid = unc.choice_level - (2.0 * w0 + w1 + w3 + 2.0 * w4) * a - w0 * c - w1 * s
+    return np.array([mid + 2.0 * a + c, mid + a + s, mid, mid + a, mid + 2.0 * a])
 
 
 def choice_logit(unc, age_band, desert, copay_share: float, shift: float):

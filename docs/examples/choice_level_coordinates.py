@@ -5,8 +5,8 @@
 
 ``choice_logit`` (the 40-59 band's log-odds) and ``choice_young_gap`` (20-39 above 40-59) became
 ``choice_level`` (the mean over the bands, weighted by ``model.rules.CHOICE_AGE_WEIGHTS``) and
-``choice_young_lift`` (20-39 above that mean); ``choice_age`` and ``choice_child_gap`` keep their
-meaning. The change is linear with a constant Jacobian (1/2), so a uniform prior stays uniform
+``choice_young_senior_gap`` (20-39 above 60-74); ``choice_age`` and ``choice_child_gap`` keep
+their meaning. The change is linear with a constant Jacobian (1), so a uniform prior stays uniform
 and the posterior's density keeps its shape: the transformed particles are a sample of the
 posterior in the new coordinates wherever neither box truncates it. The script checks that: it
 refuses a posterior within 5% of a range of an old bound of ``choice_logit`` or
@@ -37,12 +37,12 @@ from model import Uncertainties
 from model.rules import CHOICE_AGE_WEIGHTS
 
 USAGE = "usage: python docs/examples/choice_level_coordinates.py RECORD.json POSTERIOR.csv"
-RENAMED = {"choice_logit": "choice_level", "choice_young_gap": "choice_young_lift"}
+RENAMED = {"choice_logit": "choice_level", "choice_young_gap": "choice_young_senior_gap"}
 OLD_BOUNDS = {"choice_logit": (-10.0, 4.0), "choice_young_gap": (-3.0, 6.0)}
 MARGIN = 0.05
 NOTE = (
     "; transformed exactly to choice_level (the choice's mean log-odds over the age bands) and "
-    "choice_young_lift (20-39 above it) after the run, 6 Dec 2026"
+    "choice_young_senior_gap (20-39 above 60-74) after the run, 6 Dec 2026"
 )
 
 
@@ -52,7 +52,7 @@ def to_level(values: dict[str, Any]) -> dict[str, Any]:
     level, age = values["choice_logit"], values["choice_age"]
     child, young = values["choice_child_gap"], values["choice_young_gap"]
     mean = level + (2 * w0 + w3 + 2 * w4) * age + w0 * child + w1 * young
-    new = {"choice_level": mean, "choice_young_lift": level + young - mean}
+    new = {"choice_level": mean, "choice_young_senior_gap": young - age}
     return {RENAMED.get(k, k): new.get(RENAMED.get(k, k), v) for k, v in values.items()}
 
 

@@ -315,23 +315,24 @@ def test_the_choice_level_coordinates_give_the_same_age_profile_and_rename_every
     old |= {"choice_young_gap": 1.03, "repeat_odds": 30.0}
     record = script._carry({"best": old, "names": ["choice_logit"], "note": "choice_young_gap x"})
     new = record["best"]
-    assert list(new) == ["choice_level", "choice_age", "choice_child_gap", "choice_young_lift"] + [
-        "repeat_odds"
+    assert list(new) == [
+        *("choice_level", "choice_age", "choice_child_gap", "choice_young_senior_gap"),
+        "repeat_odds",
     ]
     profile = age_logits(Uncertainties(**{k: v for k, v in new.items() if k != "repeat_odds"}))
     expected = -3.58 + np.array([0.1 - 0.48, 1.03, 0.0, 0.05, 0.1])
     assert profile == pytest.approx(expected, abs=1e-12)
-    assert record["names"] == ["choice_level"] and record["note"] == "choice_young_lift x"
+    assert record["names"] == ["choice_level"] and record["note"] == "choice_young_senior_gap x"
 
 
 def test_the_choice_level_coordinates_refuse_a_posterior_a_box_truncates():
     script = _choice_level_coordinates()
     frame = pd.DataFrame({"choice_logit": [-9.9, -3.0], "choice_young_gap": [0.5, 1.0]})
-    new = pd.DataFrame({"choice_level": [-3.0, -3.1], "choice_young_lift": [0.2, 0.4]})
+    new = pd.DataFrame({"choice_level": [-3.0, -3.1], "choice_young_senior_gap": [0.2, 0.4]})
     with pytest.raises(SystemExit, match="choice_logit: the posterior reaches within 5%"):
         script._check_inside(frame, new)
     frame["choice_logit"] = [-4.0, -3.0]
     script._check_inside(frame, new)  # inside both boxes
-    new["choice_young_lift"] = [0.2, 3.9]
-    with pytest.raises(SystemExit, match="choice_young_lift: the posterior reaches within 5%"):
+    new["choice_young_senior_gap"] = [0.2, 7.9]
+    with pytest.raises(SystemExit, match="choice_young_senior_gap: the posterior reaches within"):
         script._check_inside(frame, new)

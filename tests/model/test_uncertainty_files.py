@@ -130,7 +130,10 @@ def test_every_fuzzed_uncertainty_file_loads_or_gets_the_clear_error(tmp_path, m
         ('{"choice_child": 0.5}', ["choice_child", "choice_child_gap = choice_child - 4"]),
         ('{"choice_young": 0.5}', ["choice_young", "choice_young_gap = choice_young - choice_age"]),
         ('{"choice_logit": -3.6}', ["choice_logit", "choice_level = choice_logit + 0.35"]),
-        ('{"choice_young_gap": 1}', ["choice_young_gap", "choice_young_lift = 0.5 choice_young"]),
+        (
+            '{"choice_young_gap": 1}',
+            ["choice_young_gap", "senior_gap = choice_young_gap - choice_age"],
+        ),
         ('{"open_share": 0.01}', ["open_share", "open_share_urban = logistic(logit(open_share)"]),
         ('{"p_external": 0.1}', ["p_external", "external_rate_urban = p_external x open_share_u"]),
         ("", ["not valid JSON"]),
