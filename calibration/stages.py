@@ -214,3 +214,11 @@ def unstaged(stages: tuple[Stage, ...] = STAGES) -> list[str]:
 
 
 check()
+
+
+def posterior_params(record: dict) -> list[str]:
+    """The parameters a calibration record's posterior rows infer, in file order: those of its
+    stage and of every stage before it (stage B's rows carry A's parameters too), as the record
+    lists them."""
+    upto = [s.name for s in STAGES].index(record["posterior"]["stage"]) + 1
+    return [n for s in STAGES[:upto] for n in record["stages"][s.name]["params"]]

@@ -71,18 +71,13 @@ def _carry(obj: Any) -> Any:
     return obj
 
 
-def _check_inside(frame: pd.DataFrame, new: pd.DataFrame) -> None:
+def _check_inside(frame: pd.DataFrame, new: pd.DataFrame, space: SearchSpace) -> None:
     """Refuse when either box truncates the posterior along the changed directions."""
-    space = SearchSpace.from_specs(list(RENAMED.values()))
-    bounds = dict(zip(space.names, space.bounds, strict=True))
-    for old, (lo, hi) in OLD_BOUNDS.items():
+    boxes = [(frame, name, box) for name, box in OLD_BOUNDS.items()]
+    boxes += [(new, n, b) for n, b in zip(space.names, space.bounds, strict=True)]
+    for rows, name, (lo, hi) in boxes:
         m = MARGIN * (hi - lo)
-        if frame[old].min() < lo + m or frame[old].max() > hi - m:
-            raise SystemExit(f"{old}: the posterior reaches within {MARGIN:.0%} of [{lo}, {hi}]")
-    for name in RENAMED.values():
-        lo, hi = bounds[name]
-        m = MARGIN * (hi - lo)
-        if new[name].min() < lo + m or new[name].max() > hi - m:
+        if rows[name].min() < lo + m or rows[name].max() > hi - m:
             raise SystemExit(f"{name}: the posterior reaches within {MARGIN:.0%} of [{lo}, {hi}]")
 
 
@@ -93,22 +88,20 @@ def carry(record_path: Path, posterior_path: Path) -> dict:
         raise SystemExit(f"{posterior_path}: no choice_logit column (already transformed?)")
     rows = [to_level(r) for r in frame.to_dict("records")]
     new = pd.DataFrame(rows, columns=[RENAMED.get(c, c) for c in frame.columns])
-    _check_inside(frame, new)
-    note = record["posterior"].get("note", "")
+    space = SearchSpace.from_specs(list(RENAMED.values()))
+    _check_inside(frame, new, space)
     record = _carry(record)
     Uncertainties.from_dict(record["uncertainties"])  # the record is valid in the new coordinates
-    space = SearchSpace.from_specs(list(RENAMED.values()))
     for name, lo, hi in zip(space.names, space.low, space.high, strict=True):
         record["space"][name] = {"low": lo, "high": hi, "scale": "linear"}
-    upto = [s.name for s in stages.STAGES].index(record["posterior"]["stage"]) + 1
-    names = [n for s in stages.STAGES[:upto] for n in record["stages"][s.name]["params"]]
+    names = stages.posterior_params(record)
     text = new.to_csv(index=False)
     post = Posterior.from_frame(new, names, record["uncertainties"])
     record["identifiability"] = identifiability.record_section(
         identifiability.table(post), identifiability.correlations(post)
     )
     record["posterior"]["sha256"] = hashlib.sha256(text.encode()).hexdigest()
-    record["posterior"]["note"] = _carry(note) + NOTE
+    record["posterior"]["note"] = record["posterior"].get("note", "") + NOTE
     atomic_write_text(posterior_path, text)
     atomic_write_json(record_path, record)
     return record

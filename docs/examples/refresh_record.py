@@ -33,9 +33,7 @@ def main(fit_table_path: Path, workers: int = 2) -> dict:
     fit_table_path.parent.mkdir(parents=True, exist_ok=True)
     record = json.loads(pipeline.CALIBRATED_JSON.read_text())
     best = Uncertainties.from_dict(record["uncertainties"])
-    # the posterior's stage and every stage before it (stage B's rows carry A's parameters too)
-    upto = [s.name for s in stages.STAGES].index(record["posterior"]["stage"]) + 1
-    names = [n for s in stages.STAGES[:upto] for n in record["stages"][s.name]["params"]]
+    names = stages.posterior_params(record)
     post = Posterior.from_frame(pd.read_csv(pipeline.POSTERIOR_CSV), names, best.to_dict())
     settings = pipeline.CalibrationSettings(scale=100, report_replicates=20, predictive_draws=100)
     targets = load_targets()

@@ -133,3 +133,11 @@ def test_stage_table():
         stages.with_budgets(stages.STAGES, tolerance=(1.0, 2.0, 3.0))
     with pytest.raises(ValueError, match="already fitted"):
         stages.check((a, stages.Stage("C", "", ("2020",), (a.params[0],))))
+
+
+def test_a_records_posterior_params_are_its_stage_and_the_earlier_ones():
+    a, b = ({"params": [f"{s}{i}" for i in range(2)]} for s in "ab")
+    record = {"stages": {"A": a, "B": b}, "posterior": {"stage": "A"}}
+    assert stages.posterior_params(record) == ["a0", "a1"]
+    record["posterior"]["stage"] = "B"
+    assert stages.posterior_params(record) == ["a0", "a1", "b0", "b1"]

@@ -326,13 +326,16 @@ def test_the_choice_level_coordinates_give_the_same_age_profile_and_rename_every
 
 
 def test_the_choice_level_coordinates_refuse_a_posterior_a_box_truncates():
+    from calibration.objective import SearchSpace
+
     script = _choice_level_coordinates()
+    space = SearchSpace.from_specs(list(script.RENAMED.values()))
     frame = pd.DataFrame({"choice_logit": [-9.9, -3.0], "choice_young_gap": [0.5, 1.0]})
     new = pd.DataFrame({"choice_level": [-3.0, -3.1], "choice_young_senior_gap": [0.2, 0.4]})
     with pytest.raises(SystemExit, match="choice_logit: the posterior reaches within 5%"):
-        script._check_inside(frame, new)
+        script._check_inside(frame, new, space)
     frame["choice_logit"] = [-4.0, -3.0]
-    script._check_inside(frame, new)  # inside both boxes
+    script._check_inside(frame, new, space)  # inside both boxes
     new["choice_young_senior_gap"] = [0.2, 7.9]
     with pytest.raises(SystemExit, match="choice_young_senior_gap: the posterior reaches within"):
-        script._check_inside(frame, new)
+        script._check_inside(frame, new, space)
